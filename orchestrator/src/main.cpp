@@ -1,0 +1,22 @@
+// ugs: train and evaluate UGS-Net and its comparison networks, from one process to a cluster.
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "ugs: lung-nodule segmentation with UGS-Net, learning from several radiologists' masks.\n"
+      "Run `ugs <command> --help` for the manual of a command."};
+  app.set_version_flag("--version", UGS_VERSION);
+  app.require_subcommand(1);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ugs: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
