@@ -6,4 +6,6 @@
 
 namespace ugs::cli {
 
+void add_score_command(CLI::App& app);  // cmd_score.cpp: score predictions against a store
+
 }  // namespace ugs::cli
