@@ -20,12 +20,12 @@ using namespace ugs::storage;
 
 constexpr int kSize = 16;
 
-struct Run {
+struct CommandResult {
   int exit_code;
   std::string output;  // stdout and stderr
 };
 
-Run run_ugs(const std::string& arguments) {
+CommandResult run_ugs(const std::string& arguments) {
   std::string command = std::string(UGS_BINARY) + " " + arguments + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   if (!pipe) throw std::runtime_error("cannot run " + command);
@@ -86,7 +86,7 @@ class ScoreCommand : public ::testing::Test {
 };
 
 TEST_F(ScoreCommand, PrintsTheTableAndWritesTheSummary) {
-  Run run = run_ugs("score --truth " + path("store") + " --pred " + path("predictions.h5") +
+  CommandResult run = run_ugs("score --truth " + path("store") + " --pred " + path("predictions.h5") +
                     " --out " + path("summary.json"));
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("2 of 2 nodules"), std::string::npos) << run.output;
@@ -99,17 +99,17 @@ TEST_F(ScoreCommand, PrintsTheTableAndWritesTheSummary) {
 }
 
 TEST_F(ScoreCommand, MissingNodulesNeedSubset) {
-  Run refused = run_ugs("score --truth " + path("store") + " --pred " + path("one.h5"));
+  CommandResult refused = run_ugs("score --truth " + path("store") + " --pred " + path("one.h5"));
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_EQ(refused.output.rfind("ugs: error: ", 0), 0u) << refused.output;
   EXPECT_NE(refused.output.find("1 of 2 nodules have no prediction"), std::string::npos);
-  Run subset = run_ugs("score --truth " + path("store") + " --pred " + path("one.h5") + " --subset");
+  CommandResult subset = run_ugs("score --truth " + path("store") + " --pred " + path("one.h5") + " --subset");
   EXPECT_EQ(subset.exit_code, 0) << subset.output;
   EXPECT_NE(subset.output.find("1 of 2 nodules"), std::string::npos) << subset.output;
 }
 
 TEST_F(ScoreCommand, HelpIsAManual) {
-  Run help = run_ugs("score --help");
+  CommandResult help = run_ugs("score --help");
   EXPECT_EQ(help.exit_code, 0);
   for (const char* text : {"--truth", "--pred", "--tolerance-mm", "default 1", "--out", "--subset",
                            "label_1", "GED^2"}) {
