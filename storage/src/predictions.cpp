@@ -3,8 +3,8 @@
 #include <H5Cpp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
-#include <cstdint>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "hdf5_support.h"
 #include "ugs/storage/atomic_file.h"
 
 namespace ugs::storage {
@@ -174,8 +175,7 @@ std::vector<std::string> read_ids(const fs::path& file, const H5::DataSet& datas
     std::vector<char*> buffer(count, nullptr);
     dataset.read(buffer.data(), memory_type);
     for (char* id : buffer) ids.emplace_back(id ? id : "");
-    H5::DataSpace space = dataset.getSpace();
-    H5Dvlen_reclaim(memory_type.getId(), space.getId(), H5P_DEFAULT, buffer.data());
+    H5::DataSet::vlenReclaim(buffer.data(), memory_type, dataset.getSpace());
   } else {
     const std::size_t width = file_type.getSize();
     H5::StrType memory_type(H5::PredType::C_S1, width);
@@ -257,12 +257,12 @@ Predictions read_hdf5(const fs::path& file) {
 
 void write_predictions(const fs::path& file, const Predictions& predictions) {
   validate(file, predictions);
-  H5::Exception::dontPrint();
   write_file_atomically(file, [&](const fs::path& temporary) {
+    detail::Hdf5Lock lock;
     try {
       write_hdf5(temporary, predictions);
     } catch (const H5::Exception& e) {
-      fail(file, "HDF5 write failed: " + e.getDetailMsg());
+      throw detail::hdf5_error(file, "cannot write", e);
     }
   });
 }
@@ -270,12 +270,14 @@ void write_predictions(const fs::path& file, const Predictions& predictions) {
 Predictions read_predictions(const fs::path& file) {
   std::error_code error;
   if (!fs::is_regular_file(file, error)) fail(file, "no such file");
-  H5::Exception::dontPrint();
   Predictions p;
-  try {
-    p = read_hdf5(file);
-  } catch (const H5::Exception& e) {
-    fail(file, "cannot read as HDF5 (truncated or corrupt?): " + e.getDetailMsg());
+  {
+    detail::Hdf5Lock lock;
+    try {
+      p = read_hdf5(file);
+    } catch (const H5::Exception& e) {
+      throw detail::hdf5_error(file, "cannot read as HDF5", e);
+    }
   }
   validate(file, p);
   return p;

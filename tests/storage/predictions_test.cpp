@@ -130,7 +130,7 @@ TEST_F(PredictionsFile, MissingFileNotHdf5AndTruncated) {
   expect_read_error("is not an HDF5 file");
   write_predictions(file_, sample(true));
   fs::resize_file(file_, fs::file_size(file_) / 2);
-  expect_read_error("cannot read as HDF5 (truncated or corrupt?)");
+  expect_read_error("cannot read as HDF5: truncated file");
 }
 
 TEST_F(PredictionsFile, SchemaAndVersion) {

@@ -19,8 +19,8 @@
 // Errors: an invalid Predictions or file throws std::runtime_error with one line naming the file and
 // what is wrong ("p.h5: /union has shape [12,50,49], expected [12,50,50] like /segmentation";
 // "p.h5: /segmentation of nodule 'x' (row 3) has 1.5 at pixel (10,4), outside [0,1]").
-// Thread safety: the HDF5 library is not reentrant; do not call these concurrently with each other or
-// with other HDF5 use in the process.
+// Thread safety: safe to call from several threads; the HDF5 calls take the storage library's
+// process-wide HDF5 lock (the one NoduleStore uses), as the HDF5 library is not reentrant.
 #pragma once
 
 #include <cstddef>

@@ -27,7 +27,8 @@
 // Errors (std::runtime_error, one line): an invalid predictions file; maps of another size than the
 // store's crops; a predicted nodule id that the store lacks; and, unless coverage is kSubset, store
 // nodules without a prediction.
-// Thread safety: score_predictions reads HDF5 (see predictions.h); the rest are pure functions.
+// Thread safety: every function may be called from several threads (HDF5 access is serialised by
+// the storage library).
 #pragma once
 
 #include <filesystem>
