@@ -1,6 +1,6 @@
 // Channel U-Net, Table I's last comparison network (cited as Chen et al., "Channel-Unet: A Spatial
 // Channel-Wise Convolutional Neural Network for Liver and Tumors Segmentation", Front. Genet. 10,
-// 2019, whose authors published no code).
+// 2019, whose authors published no code we could find).
 //
 // Follows the public implementation that carries the name, Andy-zhujunwen/UNET-ZOO channel_unet.py
 // `myChannelUnet`, the collection whose U-Net layout and names the published UGS-Net baselines
