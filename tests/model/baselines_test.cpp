@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -48,6 +49,9 @@ const std::vector<ReferenceFacts> kReference = {
     {"nested-unet", 9162753, 9163329, 212, "conv0_4.conv1.weight", {32, 192, 3, 3}},
     {"channel-unet", 49152449, 49153601, 208, "gau_1.bn_high.weight", {512}},
 };
+
+// Names the test case after the network in gtest's and ctest's output.
+void PrintTo(const ReferenceFacts& facts, std::ostream* out) { *out << facts.name; }
 
 int64_t count_parameters(torch::nn::Module& module) {
   int64_t total = 0;
