@@ -9,9 +9,9 @@
 // recurrent residual blocks. Registered names (RRCNN1..5, Up5..2, Att5..2, Up_RRCNN5..2, Conv_1x1,
 // and inside the blocks RCNN.{0,1}.conv.{0,1}, Conv_1x1) are the reference's state-dict keys.
 //
-//   ugs::model::R2UNet net(ugs::model::ModelConfig{"r2aunet", 1, 64},
-//   ugs::model::SkipGating::kAttention); auto logits = net->forward(torch::randn({8, 1, 64,
-//   64})).segmentation;  // [8, 1, 64, 64]
+//   using namespace ugs::model;
+//   R2UNet net(ModelConfig{"r2aunet", 1, 64}, SkipGating::kAttention);
+//   auto logits = net->forward(torch::randn({8, 1, 64, 64})).segmentation;  // [8, 1, 64, 64]
 //
 // Input: [B, in_channels, H, W] with H and W multiples of 16; other shapes throw
 // std::invalid_argument. Not thread-safe: one forward at a time per instance.
