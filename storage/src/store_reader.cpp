@@ -241,9 +241,14 @@ class ShardChecker {
     const H5::DataSpace space = dataset.getSpace();
     std::vector<hsize_t> actual(static_cast<std::size_t>(std::max(space.getSimpleExtentNdims(), 0)));
     space.getSimpleExtentDims(actual.data());
+    if (actual.size() == shape.size() && actual[0] != shape[0] &&
+        std::equal(actual.begin() + 1, actual.end(), shape.begin() + 1)) {
+      fail(std::string("/") + name + " holds " + std::to_string(actual[0]) + " nodules but index.json says " +
+           std::to_string(shape[0]));
+    }
     if (actual != shape) {
       fail(std::string("/") + name + " has shape " + describe_shape(actual) + ", expected " +
-           describe_shape(shape) + (actual.empty() || actual[0] == shape[0] ? "" : " (index.json)"));
+           describe_shape(shape));
     }
     return dataset;
   }

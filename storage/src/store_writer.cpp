@@ -178,7 +178,7 @@ NoduleStoreWriter::NoduleStoreWriter(fs::path dir, StoreAttributes attributes, i
                              " must be at least 1");
   }
   if (!overwrite && fs::exists(dir)) {
-    throw std::runtime_error(dir.string() + ": already exists (remove it or ask to overwrite it)");
+    throw std::runtime_error(dir.string() + ": already exists; refusing to overwrite it (--force replaces it)");
   }
   impl_->dir = dir;
   impl_->partial = partial_folder(dir);

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <thread>
 
-#include "storage/test_nodules.h"
+#include "storage/test_support.h"
 #include "ugs/storage/store.h"
 
 namespace ugs::storage {
