@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   ugs::cli::add_import_command(app);
   ugs::cli::add_inspect_command(app);
+  ugs::cli::add_score_command(app);
   ugs::cli::add_split_command(app);
   try {
     app.parse(argc, argv);
