@@ -1,10 +1,12 @@
 #include "ugs/storage/import_ugsnet_png.h"
 
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <stdexcept>
 #include <string>
 
+#include "store_format.h"
 #include "ugs/storage/png_io.h"
 #include "ugs/storage/store.h"
 
@@ -22,10 +24,6 @@ constexpr double kPi = 3.14159265358979323846;
 
 bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string at_pixel(std::size_t pixel, int width) {
-  return "(row " + std::to_string(pixel / width) + ", column " + std::to_string(pixel % width) + ")";
 }
 
 // The ids of the nodules in `dir`: every <id>.png, each checked to have its three companions, and
@@ -64,18 +62,24 @@ std::vector<std::string> nodule_ids(const fs::path& dir) {
   return {images.begin(), images.end()};
 }
 
-// A 0/255 mask as 0/1, of the given size.
-std::vector<std::uint8_t> read_mask(const fs::path& file, int height, int width) {
+// A grayscale PNG that must have the size of the other images.
+GrayImage read_png_of_size(const fs::path& file, int height, int width) {
   GrayImage png = read_png_gray8(file);
   if (png.height != height || png.width != width) {
     throw std::runtime_error(file.string() + ": " + std::to_string(png.height) + "x" + std::to_string(png.width) +
                              ", expected " + std::to_string(height) + "x" + std::to_string(width) +
                              " like the other images");
   }
+  return png;
+}
+
+// A 0/255 mask as 0/1.
+std::vector<std::uint8_t> read_mask(const fs::path& file, int height, int width) {
+  GrayImage png = read_png_of_size(file, height, width);
   for (std::size_t p = 0; p < png.pixels.size(); ++p) {
     if (png.pixels[p] != 0 && png.pixels[p] != 255) {
       throw std::runtime_error(file.string() + ": value " + std::to_string(png.pixels[p]) + " at " +
-                               at_pixel(p, width) + ", expected 0 or 255");
+                               detail::pixel_position(p, width) + ", expected 0 or 255");
     }
     png.pixels[p] = png.pixels[p] == 255;
   }
@@ -98,12 +102,7 @@ Nodule read_nodule(const fs::path& dir, const std::string& id, double spacing_mm
   nodule.info.spacing_mm = {spacing_mm, spacing_mm};
   nodule.info.annotator_count = 0;
 
-  const GrayImage image = read_png_gray8(image_file);
-  if (image.height != height || image.width != width) {
-    throw std::runtime_error(image_file.string() + ": " + std::to_string(image.height) + "x" +
-                             std::to_string(image.width) + ", expected " + std::to_string(height) + "x" +
-                             std::to_string(width) + " like the other images");
-  }
+  const GrayImage image = read_png_of_size(image_file, height, width);
   nodule.image.assign(image.pixels.begin(), image.pixels.end());
   nodule.union_mask = read_mask(union_file, height, width);
   nodule.intersection_mask = read_mask(intersection_file, height, width);
@@ -113,12 +112,12 @@ Nodule read_nodule(const fs::path& dir, const std::string& id, double spacing_mm
   for (std::size_t p = 0; p < nodule.union_mask.size(); ++p) {
     const int in_union = nodule.union_mask[p], in_intersection = nodule.intersection_mask[p];
     if (in_intersection && !in_union) {
-      throw std::runtime_error(intersection_file.string() + ": 255 at " + at_pixel(p, width) +
+      throw std::runtime_error(intersection_file.string() + ": 255 at " + detail::pixel_position(p, width) +
                                ", outside the union (" + union_file.filename().string() + ")");
     }
     if (difference[p] != (in_union && !in_intersection)) {
       throw std::runtime_error(difference_file.string() + ": " + (difference[p] ? "255" : "0") + " at " +
-                               at_pixel(p, width) + " where union AND NOT intersection is " +
+                               detail::pixel_position(p, width) + " where union AND NOT intersection is " +
                                (difference[p] ? "0" : "255"));
     }
     area += in_union;
@@ -130,9 +129,8 @@ Nodule read_nodule(const fs::path& dir, const std::string& id, double spacing_mm
 }
 
 std::string describe_number(double value) {
-  std::string text = std::to_string(value);
-  text.erase(text.find_last_not_of('0') + 1);
-  if (text.back() == '.') text.pop_back();
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
   return text;
 }
 

@@ -28,10 +28,6 @@ namespace detail {
 
 namespace {
 
-std::string pixel_position(std::size_t pixel, int width) {
-  return "(row " + std::to_string(pixel / width) + ", column " + std::to_string(pixel % width) + ")";
-}
-
 std::optional<std::string> find_non_binary(const std::uint8_t* mask, std::size_t pixels, int width,
                                            const std::string& name) {
   for (std::size_t p = 0; p < pixels; ++p) {
@@ -44,6 +40,10 @@ std::optional<std::string> find_non_binary(const std::uint8_t* mask, std::size_t
 }
 
 }  // namespace
+
+std::string pixel_position(std::size_t pixel, int width) {
+  return "(row " + std::to_string(pixel / width) + ", column " + std::to_string(pixel % width) + ")";
+}
 
 std::string shard_file_name(int number) {
   char name[32];

@@ -3,7 +3,6 @@
 #include <zlib.h>
 
 #include <fstream>
-#include <functional>
 #include <iterator>
 
 #include "storage/test_support.h"
@@ -26,16 +25,6 @@ std::string read_bytes(const fs::path& file) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-void expect_error(const std::function<void()>& action, const fs::path& file, const std::string& problem) {
-  try {
-    action();
-    ADD_FAILURE() << "no error; expected '" << problem << "'";
-  } catch (const std::runtime_error& e) {
-    EXPECT_EQ(std::string(e.what()).rfind(file.string() + ": ", 0), 0u) << e.what();
-    EXPECT_NE(std::string(e.what()).find(problem), std::string::npos) << e.what();
-  }
-}
-
 TEST(PngIo, GrayRoundTrip) {
   TemporaryFolder folder;
   const std::vector<std::uint8_t> pixels = ramp(13 * 21);
@@ -55,22 +44,22 @@ TEST(PngIo, RgbIsWrittenAndRefusedAsGray) {
   EXPECT_EQ(bytes.substr(1, 3), "PNG");
   EXPECT_EQ(static_cast<int>(bytes[24]), 8);  // IHDR bit depth
   EXPECT_EQ(static_cast<int>(bytes[25]), 2);  // IHDR colour type: RGB
-  expect_error([&] { read_png_gray8(folder / "c.png"); }, folder / "c.png", "not a grayscale PNG");
+  testing::expect_error([&] { read_png_gray8(folder / "c.png"); }, folder / "c.png", "not a grayscale PNG");
 }
 
 TEST(PngIo, WrongBufferSizeIsRefused) {
   TemporaryFolder folder;
-  expect_error([&] { write_png_gray8(folder / "g.png", 4, 4, ramp(15)); }, folder / "g.png",
+  testing::expect_error([&] { write_png_gray8(folder / "g.png", 4, 4, ramp(15)); }, folder / "g.png",
                "15 bytes for a 4x4x1 PNG, expected 16");
-  expect_error([&] { write_png_rgb8(folder / "c.png", 4, 4, ramp(16)); }, folder / "c.png", "expected 48");
+  testing::expect_error([&] { write_png_rgb8(folder / "c.png", 4, 4, ramp(16)); }, folder / "c.png", "expected 48");
   EXPECT_TRUE(fs::is_empty(folder.path()));
 }
 
 TEST(PngIo, MissingOrNotAPng) {
   TemporaryFolder folder;
-  expect_error([&] { read_png_gray8(folder / "absent.png"); }, folder / "absent.png", "missing");
+  testing::expect_error([&] { read_png_gray8(folder / "absent.png"); }, folder / "absent.png", "missing");
   std::ofstream(folder / "text.png") << "hello";
-  expect_error([&] { read_png_gray8(folder / "text.png"); }, folder / "text.png", "not a readable PNG");
+  testing::expect_error([&] { read_png_gray8(folder / "text.png"); }, folder / "text.png", "not a readable PNG");
 }
 
 // A gAMA chunk far from sRGB would make libpng convert the values: refused.
@@ -89,7 +78,7 @@ TEST(PngIo, NonSrgbGammaIsRefused) {
   };
   std::ofstream(folder / "linear.png", std::ios::binary) << bytes.substr(0, after_ihdr) + chunk("gAMA", 100000) +
                                                                 bytes.substr(after_ihdr);
-  expect_error([&] { read_png_gray8(folder / "linear.png"); }, folder / "linear.png", "has gamma 1");
+  testing::expect_error([&] { read_png_gray8(folder / "linear.png"); }, folder / "linear.png", "has gamma 1");
   std::ofstream(folder / "srgb.png", std::ios::binary) << bytes.substr(0, after_ihdr) + chunk("gAMA", 45455) +
                                                               bytes.substr(after_ihdr);
   EXPECT_EQ(read_png_gray8(folder / "srgb.png").pixels, ramp(9));

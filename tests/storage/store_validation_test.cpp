@@ -108,29 +108,16 @@ class BrokenStore : public ::testing::Test {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
   }
 
-  // `action` throws std::runtime_error with one line that names `file` and contains `problem`.
-  static void expect_error(const std::function<void()>& action, const fs::path& file, const std::string& problem) {
-    try {
-      action();
-      ADD_FAILURE() << "no error; expected one naming " << file << " with '" << problem << "'";
-    } catch (const std::runtime_error& e) {
-      const std::string what = e.what();
-      EXPECT_EQ(what.rfind(file.string() + ": ", 0), 0u) << what;
-      EXPECT_NE(what.find(problem), std::string::npos) << what;
-      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
-    }
-  }
-
   void expect_open_error(const fs::path& file, const std::string& problem) const {
-    expect_error([&] { NoduleStore::open(dir_); }, file, problem);
+    testing::expect_error([&] { NoduleStore::open(dir_); }, file, problem);
   }
 
   // Opens fine, but reading nodule `index` (alone, in a batch, or all) fails.
   void expect_read_error(std::size_t index, const fs::path& file, const std::string& problem) const {
     const NoduleStore store = NoduleStore::open(dir_);
-    expect_error([&] { store.read(index); }, file, problem);
-    expect_error([&] { store.read(std::vector<std::size_t>{0, index}); }, file, problem);
-    expect_error([&] { store.read_all(); }, file, problem);
+    testing::expect_error([&] { store.read(index); }, file, problem);
+    testing::expect_error([&] { store.read(std::vector<std::size_t>{0, index}); }, file, problem);
+    testing::expect_error([&] { store.read_all(); }, file, problem);
     const std::size_t neighbour = index % kNodulesPerShard == 0 ? index + 1 : index - 1;
     EXPECT_NO_THROW(store.read(neighbour));  // the rest of the shard stays readable
   }
@@ -149,7 +136,7 @@ TEST_F(BrokenStore, MissingIndex) {
 }
 
 TEST_F(BrokenStore, NotAFolder) {
-  expect_error([&] { NoduleStore::open(dir_ / "index.json"); }, dir_ / "index.json", "not a folder");
+  testing::expect_error([&] { NoduleStore::open(dir_ / "index.json"); }, dir_ / "index.json", "not a folder");
 }
 
 TEST_F(BrokenStore, MalformedIndexJson) {

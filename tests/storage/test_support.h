@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <stdexcept>
 #include <random>
 #include <string>
 #include <vector>
@@ -107,6 +109,21 @@ inline void expect_same_nodule(const Nodule& expected, const Nodule& actual) {
   EXPECT_EQ(expected.annotators, actual.annotators);
   EXPECT_EQ(expected.union_mask, actual.union_mask);
   EXPECT_EQ(expected.intersection_mask, actual.intersection_mask);
+}
+
+// `action` throws std::runtime_error with one line that starts with "<file>: " and contains `problem`:
+// the project's rule for every error about a file.
+inline void expect_error(const std::function<void()>& action, const std::filesystem::path& file,
+                         const std::string& problem) {
+  try {
+    action();
+    ADD_FAILURE() << "no error; expected one naming " << file << " with '" << problem << "'";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind(file.string() + ": ", 0), 0u) << what;
+    EXPECT_NE(what.find(problem), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
 }
 
 struct CommandResult {
