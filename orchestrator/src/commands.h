@@ -15,6 +15,9 @@ inline CLI::App* add_command(CLI::App& app, const std::string& name, const std::
   return command;
 }
 
-void add_score_command(CLI::App& app);  // cmd_score.cpp: score predictions against a store
+void add_import_command(CLI::App& app);   // ugs import ugsnet-png DIR OUT
+void add_inspect_command(CLI::App& app);  // ugs inspect STORE
+void add_score_command(CLI::App& app);    // cmd_score.cpp: score predictions against a store
+void add_split_command(CLI::App& app);    // ugs split STORE --out FILE
 
 }  // namespace ugs::cli

@@ -34,6 +34,9 @@ inline constexpr const char* kSourceAttribute = "source";
 // "shard-00000.h5" for number 0.
 std::string shard_file_name(int number);
 
+// "(row 2, column 3)" for pixel 2 * width + 3 of a row-major image: how messages name a pixel.
+std::string pixel_position(std::size_t pixel, int width);
+
 std::optional<ImageUnit> parse_image_unit(std::string_view text);
 std::optional<ReaderMasks> parse_reader_masks(std::string_view text);
 

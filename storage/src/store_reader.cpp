@@ -5,6 +5,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <set>
 #include <type_traits>
 #include <unordered_map>
@@ -42,8 +43,12 @@ class IndexFields {
   [[noreturn]] void fail(const std::string& problem) const {
     throw std::runtime_error(file_.string() + ": " + problem);
   }
+  // `where` is the path of `object` with a trailing dot ("attributes."), empty for the top level.
   const json& member(const json& object, const std::string& key, const std::string& where) const {
-    if (!object.is_object()) fail("'" + where + "' is not an object");
+    if (!object.is_object()) {
+      fail(where.empty() ? "the top level is not an object"
+                         : "'" + where.substr(0, where.size() - 1) + "' is not an object");
+    }
     auto found = object.find(key);
     if (found == object.end()) fail("'" + where + key + "' is missing");
     return *found;
@@ -241,9 +246,14 @@ class ShardChecker {
     const H5::DataSpace space = dataset.getSpace();
     std::vector<hsize_t> actual(static_cast<std::size_t>(std::max(space.getSimpleExtentNdims(), 0)));
     space.getSimpleExtentDims(actual.data());
+    if (actual.size() == shape.size() && actual[0] != shape[0] &&
+        std::equal(actual.begin() + 1, actual.end(), shape.begin() + 1)) {
+      fail(std::string("/") + name + " holds " + std::to_string(actual[0]) + " nodules but index.json says " +
+           std::to_string(shape[0]));
+    }
     if (actual != shape) {
       fail(std::string("/") + name + " has shape " + describe_shape(actual) + ", expected " +
-           describe_shape(shape) + (actual.empty() || actual[0] == shape[0] ? "" : " (index.json)"));
+           describe_shape(shape));
     }
     return dataset;
   }
@@ -444,6 +454,40 @@ struct NoduleStore::Impl {
     }
     return nodules;
   }
+
+  // Opens and checks the shards `shard_numbers` of `index` in that order, with their metadata.
+  void open_shards(const fs::path& store_dir, const Index& index, const std::vector<int>& shard_numbers) {
+    dir = store_dir;
+    attributes = index.attributes;
+    std::set<int> seen;
+    for (int number : shard_numbers) {
+      if (number < 0 || static_cast<std::size_t>(number) >= index.shards.size()) {
+        throw std::out_of_range(dir.string() + ": shard " + std::to_string(number) + " does not exist (" +
+                                std::to_string(index.shards.size()) + " shards)");
+      }
+      if (!seen.insert(number).second) {
+        throw std::invalid_argument(dir.string() + ": shard " + std::to_string(number) + " asked for twice");
+      }
+    }
+    shards.reserve(shard_numbers.size());
+    Hdf5Lock lock;  // released before a failed store is destroyed, which takes it again
+    for (int number : shard_numbers) {
+      const ShardEntry& entry = index.shards[number];
+      Shard& shard = shards.emplace_back();
+      shard.file = dir / entry.file;
+      shard.first = infos.size();
+      shard.count = entry.nodules;
+      open_shard(shard, attributes, infos);
+      for (std::size_t i = shard.first; i < infos.size(); ++i) {
+        const std::string& id = infos[i].nodule_id;
+        auto [existing, inserted] = index_of.emplace(id, i);
+        if (!inserted) {
+          throw std::runtime_error(shard.file.string() + ": nodule id '" + id + "' appears twice (also in " +
+                                   shard_of(existing->second).file.filename().string() + ")");
+        }
+      }
+    }
+  }
 };
 
 NoduleStore::NoduleStore() : impl_(std::make_unique<Impl>()) {}
@@ -454,44 +498,16 @@ NoduleStore& NoduleStore::operator=(NoduleStore&&) noexcept = default;
 NoduleStore NoduleStore::open(const fs::path& dir) {
   const Index index = read_index(dir);
   std::vector<int> all(index.shards.size());
-  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
-  return open(dir, all);
+  std::iota(all.begin(), all.end(), 0);
+  NoduleStore store;
+  store.impl_->open_shards(dir, index, all);
+  return store;
 }
 
 NoduleStore NoduleStore::open(const fs::path& dir, const std::vector<int>& shard_numbers) {
   const Index index = read_index(dir);
   NoduleStore store;
-  Impl& impl = *store.impl_;
-  impl.dir = dir;
-  impl.attributes = index.attributes;
-  std::set<int> seen;
-  for (int number : shard_numbers) {
-    if (number < 0 || static_cast<std::size_t>(number) >= index.shards.size()) {
-      throw std::out_of_range(dir.string() + ": shard " + std::to_string(number) + " does not exist (" +
-                              std::to_string(index.shards.size()) + " shards)");
-    }
-    if (!seen.insert(number).second) {
-      throw std::invalid_argument(dir.string() + ": shard " + std::to_string(number) + " asked for twice");
-    }
-  }
-  impl.shards.reserve(shard_numbers.size());
-  Hdf5Lock lock;  // released before `store` would be destroyed by an exception (it locks too)
-  for (int number : shard_numbers) {
-    const ShardEntry& entry = index.shards[number];
-    Shard& shard = impl.shards.emplace_back();
-    shard.file = dir / entry.file;
-    shard.first = impl.infos.size();
-    shard.count = entry.nodules;
-    open_shard(shard, impl.attributes, impl.infos);
-    for (std::size_t i = shard.first; i < impl.infos.size(); ++i) {
-      const std::string& id = impl.infos[i].nodule_id;
-      auto [existing, inserted] = impl.index_of.emplace(id, i);
-      if (!inserted) {
-        throw std::runtime_error(shard.file.string() + ": nodule id '" + id + "' appears twice (also in " +
-                                 impl.shard_of(existing->second).file.filename().string() + ")");
-      }
-    }
-  }
+  store.impl_->open_shards(dir, index, shard_numbers);
   return store;
 }
 
@@ -535,7 +551,7 @@ std::vector<Nodule> NoduleStore::read(const std::vector<std::size_t>& indices) c
 
 std::vector<Nodule> NoduleStore::read_all() const {
   std::vector<std::size_t> all(size());
-  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  std::iota(all.begin(), all.end(), 0);
   return impl_->read_sorted(all);
 }
 

@@ -177,8 +177,14 @@ NoduleStoreWriter::NoduleStoreWriter(fs::path dir, StoreAttributes attributes, i
     throw std::runtime_error(dir.string() + ": nodules_per_shard " + std::to_string(nodules_per_shard) +
                              " must be at least 1");
   }
-  if (!overwrite && fs::exists(dir)) {
-    throw std::runtime_error(dir.string() + ": already exists (remove it or ask to overwrite it)");
+  if (fs::exists(dir)) {
+    if (!overwrite) {
+      throw std::runtime_error(dir.string() + ": already exists; refusing to overwrite it (--force replaces it)");
+    }
+    // Overwriting deletes the folder: only ever a store (or nothing), never a mistyped home folder.
+    if (!fs::is_directory(dir) || !(fs::exists(dir / detail::kIndexFileName) || fs::is_empty(dir))) {
+      throw std::runtime_error(dir.string() + ": exists and is not a nodule store; refusing to replace it");
+    }
   }
   impl_->dir = dir;
   impl_->partial = partial_folder(dir);

@@ -95,8 +95,9 @@ struct Nodule {
 // a crash leaves only that folder beside `dir`, never a store that opens as valid.
 class NoduleStoreWriter {
  public:
-  // Refuses an existing `dir` unless `overwrite` (then the old store is replaced by finish(), not
-  // before). Throws std::runtime_error on invalid attributes or when the temporary folder cannot be made.
+  // Refuses an existing `dir` unless `overwrite`; then the old store is replaced by finish(), not
+  // before, and only a store (a folder with index.json) or an empty folder is ever replaced. Throws
+  // std::runtime_error on invalid attributes or when the temporary folder cannot be made.
   NoduleStoreWriter(std::filesystem::path dir, StoreAttributes attributes, int nodules_per_shard = 512,
                     bool overwrite = false);
   ~NoduleStoreWriter();

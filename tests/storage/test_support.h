@@ -1,9 +1,13 @@
-// Test helpers: random but valid nodules, temporary folders, and small HDF5/JSON edits of a store.
+// Test helpers: temporary folders, random but valid nodules, running the `ugs` binary.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <stdexcept>
 #include <random>
 #include <string>
 #include <vector>
@@ -106,5 +110,47 @@ inline void expect_same_nodule(const Nodule& expected, const Nodule& actual) {
   EXPECT_EQ(expected.union_mask, actual.union_mask);
   EXPECT_EQ(expected.intersection_mask, actual.intersection_mask);
 }
+
+// `action` throws std::runtime_error with one line that starts with "<file>: " and contains `problem`:
+// the project's rule for every error about a file.
+inline void expect_error(const std::function<void()>& action, const std::filesystem::path& file,
+                         const std::string& problem) {
+  try {
+    action();
+    ADD_FAILURE() << "no error; expected one naming " << file << " with '" << problem << "'";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind(file.string() + ": ", 0), 0u) << what;
+    EXPECT_NE(what.find(problem), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+}
+
+struct CommandResult {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+// Runs `ugs <arguments>` (the binary under test, UGS_BINARY) through the shell.
+inline CommandResult run_ugs(const std::string& arguments) {
+  const std::string command = std::string("'") + UGS_BINARY + "' " + arguments + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  std::string output;
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// The folder of the 12 real LIDC-IDRI nodules (6 patients) in the UGS-Net authors' layout (LIDC-IDRI:
+// Armato III et al., Med. Phys. 38(2), 2011; TCIA, CC BY 3.0). Tests that need it fail without it:
+//   ASSERT_TRUE(fs::is_directory(ugsnet_png_samples())) << kMissingSamples;
+inline std::filesystem::path ugsnet_png_samples() {
+  return std::filesystem::path(UGS_SHARED_DIR) / "data" / "ugsnet-png";
+}
+inline const std::string kMissingSamples =
+    std::string(UGS_SHARED_DIR) + "/data/ugsnet-png is missing: configure with -DUGS_SHARED_DIR=<the shared "
+    "folder holding data/ugsnet-png> (CI has it at ../shared)";
 
 }  // namespace ugs::storage::testing
