@@ -6,4 +6,7 @@
 
 namespace ugs::cli {
 
+// ugs synth: write a synthetic LIDC-like nodule store (cmd_synth.cpp).
+void add_synth_command(CLI::App& app);
+
 }  // namespace ugs::cli
