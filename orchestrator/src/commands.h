@@ -6,7 +6,16 @@
 
 namespace ugs::cli {
 
-// ugs synth: write a synthetic LIDC-like nodule store (cmd_synth.cpp).
-void add_synth_command(CLI::App& app);
+// Adds subcommand `name`: `summary` (one line) shows in `ugs --help`, `manual` (paragraphs, an
+// example) after the options in `ugs <name> --help`.
+inline CLI::App* add_command(CLI::App& app, const std::string& name, const std::string& summary,
+                             const std::string& manual) {
+  CLI::App* command = app.add_subcommand(name, summary);
+  command->footer("\n" + manual);
+  return command;
+}
+
+void add_score_command(CLI::App& app);  // cmd_score.cpp: score predictions against a store
+void add_synth_command(CLI::App& app);  // cmd_synth.cpp: write a synthetic LIDC-like nodule store
 
 }  // namespace ugs::cli

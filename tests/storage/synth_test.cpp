@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -13,7 +14,10 @@
 #include <thread>
 #include <vector>
 
+#include "ugs/storage/store.h"
 #include "ugs/storage/synth.h"
+
+#include <unistd.h>
 
 namespace {
 
@@ -407,6 +411,37 @@ TEST(Synth, RejectsInvalidOptions) {
   rejects([](SynthOptions& o) { o.kind_weights.fill(0.0); });
   rejects([](SynthOptions& o) { o.annotator_weights[1] = -1.0; });
   rejects([](SynthOptions& o) { o.nodules_per_patient_weights.fill(0.0); });
+}
+
+TEST(Synth, WritesAStoreThatReadsBackIdenticallyWhateverTheThreads) {
+  const SynthGenerator generator(options_with(21, 70));
+  const auto base = std::filesystem::temp_directory_path() / ("ugs-synth-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(base);
+  ugs::storage::SynthWriteOptions one_thread;
+  one_thread.threads = 1;
+  one_thread.nodules_per_shard = 32;
+  ugs::storage::SynthWriteOptions three_threads = one_thread;
+  three_threads.threads = 3;
+  ugs::storage::write_synthetic_store(generator, base / "a", one_thread);
+  ugs::storage::write_synthetic_store(generator, base / "b", three_threads);
+  EXPECT_THROW(ugs::storage::write_synthetic_store(generator, base / "b", three_threads), std::exception)
+      << "an existing store is replaced only when asked";
+
+  const auto a = ugs::storage::NoduleStore::open(base / "a");
+  const auto b = ugs::storage::NoduleStore::open(base / "b");
+  EXPECT_EQ(a.attributes().source, "ugs synth v1 seed=21");
+  EXPECT_EQ(a.attributes().image_unit, ugs::storage::ImageUnit::kHounsfield);
+  EXPECT_EQ(a.attributes().reader_masks, ugs::storage::ReaderMasks::kPerReader);
+  EXPECT_EQ(a.shard_count(), 3);
+  ASSERT_EQ(a.size(), generator.size());
+  ASSERT_EQ(b.size(), generator.size());
+  const std::vector<Nodule> from_a = a.read_all(), from_b = b.read_all();
+  for (std::size_t i = 0; i < generator.size(); ++i) {
+    const Nodule expected = generator.nodule(i);
+    EXPECT_TRUE(same_nodule(from_a[i], expected)) << "nodule " << i;
+    EXPECT_TRUE(same_nodule(from_b[i], expected)) << "nodule " << i;
+  }
+  std::filesystem::remove_all(base);
 }
 
 TEST(Synth, OtherCropSizesWork) {

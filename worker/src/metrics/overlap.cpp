@@ -1,6 +1,6 @@
-#include <cstddef>
 #include <limits>
 
+#include "mask_checks.h"
 #include "ugs/worker/metrics.h"
 
 namespace ugs::metrics {
@@ -12,8 +12,9 @@ struct Counts {
 };
 
 Counts count(MaskView truth, MaskView prediction) {
+  detail::require_same_shape(truth, prediction);
   Counts c;
-  std::size_t n = static_cast<std::size_t>(truth.height) * truth.width;
+  std::size_t n = detail::pixel_count(truth);
   for (std::size_t i = 0; i < n; ++i) {
     bool t = truth.data[i] != 0, p = prediction.data[i] != 0;
     c.true_positive += t && p;
