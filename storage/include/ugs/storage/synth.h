@@ -15,7 +15,8 @@
 // nodule draws from its own stream keyed by (seed, index), so order and threads do not matter.
 // Nodules of one patient share the scan: pixel spacing, lung density, noise level and texture.
 //
-// Errors: invalid options throw std::invalid_argument with one line naming the option.
+// Errors: invalid options throw std::invalid_argument with one line naming the option; an index
+// >= size() throws std::out_of_range; writing a store throws what NoduleStoreWriter throws.
 // Thread safety: a SynthGenerator is immutable after construction; nodule() may be called from
 // any number of threads at once.
 #pragma once
