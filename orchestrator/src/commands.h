@@ -15,9 +15,11 @@ inline CLI::App* add_command(CLI::App& app, const std::string& name, const std::
   return command;
 }
 
+// In the order `ugs --help` lists them: data, then training, then results.
+void add_synth_command(CLI::App& app);    // ugs synth --out DIR: a synthetic LIDC-like nodule store
 void add_import_command(CLI::App& app);   // ugs import ugsnet-png DIR OUT
 void add_inspect_command(CLI::App& app);  // ugs inspect STORE
-void add_score_command(CLI::App& app);    // cmd_score.cpp: score predictions against a store
 void add_split_command(CLI::App& app);    // ugs split STORE --out FILE
+void add_score_command(CLI::App& app);    // ugs score --truth STORE --pred FILE
 
 }  // namespace ugs::cli

@@ -10,10 +10,11 @@ int main(int argc, char** argv) {
       "Run `ugs <command> --help` for the manual of a command."};
   app.set_version_flag("--version", UGS_VERSION);
   app.require_subcommand(1);
+  ugs::cli::add_synth_command(app);
   ugs::cli::add_import_command(app);
   ugs::cli::add_inspect_command(app);
-  ugs::cli::add_score_command(app);
   ugs::cli::add_split_command(app);
+  ugs::cli::add_score_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
