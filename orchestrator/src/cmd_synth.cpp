@@ -1,11 +1,14 @@
 // `ugs synth`: write a synthetic LIDC-like nodule store (storage/include/ugs/storage/synth.h).
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "commands.h"
+#include "ugs/storage/png_io.h"
 #include "ugs/storage/synth.h"
 
 namespace ugs::cli {
@@ -22,7 +25,64 @@ struct SynthArguments {
   int shard_size = storage::SynthWriteOptions{}.nodules_per_shard;
   int threads = 0;
   bool force = false;
+  std::string preview;
 };
+
+// Preview: one row per kind, [ordinary nodule | its masks | hard nodule | its masks], in the lung
+// window (-1000..400 HU), union outline red and intersection outline green, magnified 3x.
+constexpr int kPreviewZoom = 3;
+constexpr double kWindowLowHu = -1000.0;
+constexpr double kWindowHighHu = 400.0;
+
+void write_preview(const storage::SynthGenerator& generator, const std::string& file) {
+  const int h = generator.options().height, w = generator.options().width;
+  const int tile_h = h * kPreviewZoom, tile_w = w * kPreviewZoom;
+  constexpr int kColumns = 4;
+  const int height = storage::kNoduleKindCount * tile_h, width = kColumns * tile_w;
+  std::vector<std::uint8_t> rgb(static_cast<std::size_t>(height) * width * 3, 0);
+
+  auto paint_tile = [&](const storage::Nodule& n, int row, int column, bool outlines) {
+    auto outline = [&](const std::vector<std::uint8_t>& mask, int r, int c) {
+      // A magnified pixel of the mask whose neighbour across a tile-pixel edge is outside it.
+      const int mr = r / kPreviewZoom, mc = c / kPreviewZoom;
+      if (!mask[mr * w + mc]) return false;
+      auto outside = [&](int rr, int cc) {
+        if (rr < 0 || rr >= tile_h || cc < 0 || cc >= tile_w) return true;
+        return mask[(rr / kPreviewZoom) * w + cc / kPreviewZoom] == 0;
+      };
+      return outside(r - 1, c) || outside(r + 1, c) || outside(r, c - 1) || outside(r, c + 1);
+    };
+    for (int r = 0; r < tile_h; ++r)
+      for (int c = 0; c < tile_w; ++c) {
+        const double hu = n.image[(r / kPreviewZoom) * w + c / kPreviewZoom];
+        const double level = std::clamp((hu - kWindowLowHu) / (kWindowHighHu - kWindowLowHu), 0.0, 1.0);
+        std::uint8_t pixel[3] = {0, 0, 0};
+        std::fill(pixel, pixel + 3, static_cast<std::uint8_t>(level * 255.0 + 0.5));
+        if (outlines && outline(n.union_mask, r, c)) {
+          pixel[0] = 255, pixel[1] = 40, pixel[2] = 40;
+        }
+        if (outlines && outline(n.intersection_mask, r, c)) {
+          pixel[0] = 40, pixel[1] = 255, pixel[2] = 40;
+        }
+        std::uint8_t* out = &rgb[((static_cast<std::size_t>(row) * tile_h + r) * width + column * tile_w + c) * 3];
+        std::copy(pixel, pixel + 3, out);
+      }
+  };
+
+  for (int kind = 0; kind < storage::kNoduleKindCount; ++kind) {
+    for (int hard = 0; hard <= 1; ++hard) {
+      for (std::size_t i = 0; i < generator.size(); ++i) {
+        const auto& plan = generator.plan(i);
+        if (static_cast<int>(plan.kind) != kind || plan.hard != (hard == 1)) continue;
+        const storage::Nodule n = generator.nodule(i);
+        paint_tile(n, kind, 2 * hard, false);
+        paint_tile(n, kind, 2 * hard + 1, true);
+        break;
+      }
+    }
+  }
+  storage::write_png_rgb8(file, height, width, rgb);
+}
 
 void print_summary(const storage::SynthGenerator& generator, const std::string& out, double seconds) {
   const storage::SynthSummary s = storage::summarize(generator);
@@ -86,7 +146,7 @@ void add_synth_command(CLI::App& app) {
       "strong disagreement). The same seed gives the same store, byte for byte, on any machine.\n"
       "The model, its sources and its limits: docs/synthetic-data.md.\n"
       "Prints the nodules per kind (and how many are hard), per reader count and per patient size.\n"
-      "Example: ugs synth --out out/synthetic --seed 7");
+      "Example: ugs synth --out out/synthetic --seed 7 --preview out/synthetic-preview.png");
   command->add_option("--out", arguments->out, "Directory of the new store (required)")->required();
   command->add_option("--nodules", arguments->nodules, "Number of nodules (default 1860, the paper's count)")
       ->check(CLI::PositiveNumber);
@@ -106,6 +166,10 @@ void add_synth_command(CLI::App& app) {
   command->add_option("--threads", arguments->threads, "Rendering threads; 0 = all cores (default 0)")
       ->check(CLI::NonNegativeNumber);
   command->add_flag("--force", arguments->force, "Replace the store at --out if it exists (default: refuse)");
+  command->add_option("--preview", arguments->preview,
+                      "Also write a PNG montage: one row per kind, an ordinary and a hard nodule, each "
+                      "plain and with the union (red) and intersection (green) outlines, lung window "
+                      "-1000..400 HU (default: none)");
   command->callback([arguments] {
     storage::SynthOptions options;
     options.seed = arguments->seed;
@@ -124,6 +188,10 @@ void add_synth_command(CLI::App& app) {
     storage::write_synthetic_store(generator, arguments->out, write_options);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     print_summary(generator, arguments->out, seconds);
+    if (!arguments->preview.empty()) {
+      write_preview(generator, arguments->preview);
+      std::printf("wrote %s\n", arguments->preview.c_str());
+    }
   });
 }
 
