@@ -27,18 +27,9 @@ constexpr const char* kUnionName = "union";
 constexpr const char* kIntersectionName = "intersection";
 constexpr const char* kAnnotationName = "annotation";
 
-// One line "file: what"; every error of this file goes through it.
-[[noreturn]] void fail(const fs::path& file, const std::string& what) {
-  throw std::runtime_error(file.string() + ": " + what);
-}
-
-std::string shape_string(const std::vector<hsize_t>& dims) {
-  std::ostringstream out;
-  out << '[';
-  for (std::size_t i = 0; i < dims.size(); ++i) out << (i ? "," : "") << dims[i];
-  out << ']';
-  return out.str();
-}
+using detail::fail;
+using detail::shape_of;
+using detail::shape_string;
 
 // The optional maps with their dataset names, so that every check and I/O loop covers all of them.
 template <typename P>
@@ -93,34 +84,22 @@ void validate(const fs::path& file, const Predictions& p) {
 
 // ---- Writing ---------------------------------------------------------------------------------
 
-void write_string_attribute(H5::H5File& f, const char* name, const std::string& value) {
-  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
-  type.setCset(H5T_CSET_UTF8);
-  H5::Attribute attribute = f.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
-  attribute.write(type, value);
-}
-
 void write_map(H5::H5File& f, const char* name, const Predictions& p,
                const std::vector<float>& maps) {
-  hsize_t dims[3] = {p.size(), static_cast<hsize_t>(p.height), static_cast<hsize_t>(p.width)};
-  H5::DataSet dataset =
-      f.createDataSet(name, H5::PredType::IEEE_F32LE, H5::DataSpace(3, dims));
-  dataset.write(maps.data(), H5::PredType::NATIVE_FLOAT);
+  detail::write_dataset(f, name, H5::PredType::IEEE_F32LE, H5::PredType::NATIVE_FLOAT,
+                        {p.size(), static_cast<hsize_t>(p.height), static_cast<hsize_t>(p.width)},
+                        maps.data());
 }
 
 void write_hdf5(const fs::path& file, const Predictions& p) {
   H5::H5File f(file.string(), H5F_ACC_TRUNC);
-  write_string_attribute(f, "schema", kPredictionsSchemaName);
-  int version = kPredictionsSchemaVersion;
-  f.createAttribute("version", H5::PredType::STD_I32LE, H5::DataSpace(H5S_SCALAR))
-      .write(H5::PredType::NATIVE_INT, &version);
+  detail::write_string_attribute(f, "schema", kPredictionsSchemaName);
+  detail::write_int32_attribute(f, "version", kPredictionsSchemaVersion);
 
-  H5::StrType id_type(H5::PredType::C_S1, H5T_VARIABLE);
-  id_type.setCset(H5T_CSET_UTF8);
   std::vector<const char*> ids;
   for (const std::string& id : p.nodule_ids) ids.push_back(id.c_str());
-  hsize_t count = ids.size();
-  f.createDataSet(kIdsName, id_type, H5::DataSpace(1, &count)).write(ids.data(), id_type);
+  const H5::StrType id_type = detail::utf8_string_type();
+  detail::write_dataset(f, kIdsName, id_type, id_type, {ids.size()}, ids.data());
 
   write_map(f, kSegmentationName, p, p.segmentation);
   for (auto [name, map] : optional_maps(p)) {
@@ -130,35 +109,6 @@ void write_hdf5(const fs::path& file, const Predictions& p) {
 
 // ---- Reading ---------------------------------------------------------------------------------
 
-std::vector<hsize_t> shape_of(const H5::DataSet& dataset) {
-  H5::DataSpace space = dataset.getSpace();
-  std::vector<hsize_t> dims(space.getSimpleExtentNdims());
-  space.getSimpleExtentDims(dims.data());
-  return dims;
-}
-
-std::string read_string_attribute(const fs::path& file, const H5::H5File& f, const char* name) {
-  if (!f.attrExists(name)) fail(file, std::string("attribute '") + name + "' is missing");
-  H5::Attribute attribute = f.openAttribute(name);
-  if (attribute.getTypeClass() != H5T_STRING) {
-    fail(file, std::string("attribute '") + name + "' is not a string");
-  }
-  std::string value;
-  attribute.read(attribute.getStrType(), value);
-  return value.substr(0, value.find('\0'));
-}
-
-long long read_integer_attribute(const fs::path& file, const H5::H5File& f, const char* name) {
-  if (!f.attrExists(name)) fail(file, std::string("attribute '") + name + "' is missing");
-  H5::Attribute attribute = f.openAttribute(name);
-  if (attribute.getTypeClass() != H5T_INTEGER || attribute.getSpace().getSimpleExtentNpoints() != 1) {
-    fail(file, std::string("attribute '") + name + "' is not an integer");
-  }
-  long long value = 0;
-  attribute.read(H5::PredType::NATIVE_LLONG, &value);
-  return value;
-}
-
 // Variable-length strings (h5py's default) and fixed-length ones (numpy 'S' arrays) are both read.
 std::vector<std::string> read_ids(const fs::path& file, const H5::DataSet& dataset) {
   if (dataset.getTypeClass() != H5T_STRING) fail(file, "/nodule_id is not a string dataset");
@@ -166,30 +116,7 @@ std::vector<std::string> read_ids(const fs::path& file, const H5::DataSet& datas
   if (dims.size() != 1) {
     fail(file, "/nodule_id has shape " + shape_string(dims) + ", expected [N]");
   }
-  const std::size_t count = dims[0];
-  H5::StrType file_type = dataset.getStrType();
-  std::vector<std::string> ids;
-  ids.reserve(count);
-  if (file_type.isVariableStr()) {
-    H5::StrType memory_type(H5::PredType::C_S1, H5T_VARIABLE);
-    std::vector<char*> buffer(count, nullptr);
-    dataset.read(buffer.data(), memory_type);
-    for (char* id : buffer) ids.emplace_back(id ? id : "");
-    H5::DataSet::vlenReclaim(buffer.data(), memory_type, dataset.getSpace());
-  } else {
-    const std::size_t width = file_type.getSize();
-    H5::StrType memory_type(H5::PredType::C_S1, width);
-    memory_type.setStrpad(H5T_STR_NULLPAD);
-    std::vector<char> buffer(count * width, '\0');
-    dataset.read(buffer.data(), memory_type);
-    for (std::size_t row = 0; row < count; ++row) {
-      std::string id(buffer.data() + row * width, width);
-      id = id.substr(0, id.find('\0'));
-      if (file_type.getStrpad() == H5T_STR_SPACEPAD) id.erase(id.find_last_not_of(' ') + 1);
-      ids.push_back(std::move(id));
-    }
-  }
-  return ids;
+  return detail::read_strings(dataset);
 }
 
 std::vector<float> read_map(const fs::path& file, const H5::DataSet& dataset, const char* name,
@@ -212,11 +139,11 @@ Predictions read_hdf5(const fs::path& file) {
   if (!H5::H5File::isHdf5(file.string())) fail(file, "is not an HDF5 file");
   H5::H5File f(file.string(), H5F_ACC_RDONLY);
 
-  std::string schema = read_string_attribute(file, f, "schema");
+  std::string schema = detail::read_string_attribute(file, f, "schema");
   if (schema != kPredictionsSchemaName) {
     fail(file, "schema is '" + schema + "', expected '" + kPredictionsSchemaName + "'");
   }
-  long long version = read_integer_attribute(file, f, "version");
+  std::int64_t version = detail::read_integer_attribute(file, f, "version");
   if (version != kPredictionsSchemaVersion) {
     fail(file, "version " + std::to_string(version) + " is not supported (this build reads " +
                    kPredictionsSchemaName + " version " +

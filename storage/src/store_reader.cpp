@@ -40,9 +40,7 @@ class IndexFields {
  public:
   explicit IndexFields(fs::path file) : file_(std::move(file)) {}
 
-  [[noreturn]] void fail(const std::string& problem) const {
-    throw std::runtime_error(file_.string() + ": " + problem);
-  }
+  [[noreturn]] void fail(const std::string& problem) const { detail::fail(file_, problem); }
   // `where` is the path of `object` with a trailing dot ("attributes."), empty for the top level.
   const json& member(const json& object, const std::string& key, const std::string& where) const {
     if (!object.is_object()) {
@@ -80,9 +78,9 @@ void check_schema_and_version(const std::string& schema, std::int64_t version,
 
 Index read_index(const fs::path& dir) {
   const fs::path file = dir / detail::kIndexFileName;
-  if (!fs::is_directory(dir)) throw std::runtime_error(dir.string() + ": not a folder (expected a nodule store)");
+  if (!fs::is_directory(dir)) detail::fail(dir, "not a folder (expected a nodule store)");
   std::ifstream in(file);
-  if (!in) throw std::runtime_error(file.string() + ": missing or unreadable (is this a nodule store?)");
+  if (!in) detail::fail(file, "missing or unreadable (is this a nodule store?)");
   const IndexFields fields(file);
   json root;
   try {
@@ -155,12 +153,6 @@ Index read_index(const fs::path& dir) {
 // ---------------------------------------------------------------------------------------------------
 // Shard structure
 
-std::string describe_shape(const std::vector<hsize_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? "," : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 std::string describe_type(const H5::DataType& type) {
   switch (type.getClass()) {
     case H5T_FLOAT: return "float" + std::to_string(8 * type.getSize());
@@ -186,35 +178,15 @@ class ShardChecker {
   ShardChecker(Shard& shard, const StoreAttributes& attributes)
       : shard_(shard), attributes_(attributes) {}
 
-  [[noreturn]] void fail(const std::string& problem) const {
-    throw std::runtime_error(shard_.file.string() + ": " + problem);
-  }
+  [[noreturn]] void fail(const std::string& problem) const { detail::fail(shard_.file, problem); }
 
   std::string string_attribute(const char* name) const {
-    if (!shard_.h5.attrExists(name)) fail(std::string("attribute '") + name + "' is missing");
-    H5::Attribute attribute = shard_.h5.openAttribute(name);
-    if (attribute.getTypeClass() != H5T_STRING || attribute.getSpace().getSimpleExtentNpoints() != 1) {
-      fail(std::string("attribute '") + name + "' is not a string");
-    }
-    std::string value;
-    attribute.read(attribute.getStrType(), value);
-    return value;
-  }
-
-  std::int64_t integer_attribute(const char* name) const {
-    if (!shard_.h5.attrExists(name)) fail(std::string("attribute '") + name + "' is missing");
-    H5::Attribute attribute = shard_.h5.openAttribute(name);
-    if (attribute.getTypeClass() != H5T_INTEGER || attribute.getSpace().getSimpleExtentNpoints() != 1) {
-      fail(std::string("attribute '") + name + "' is not an integer");
-    }
-    std::int64_t value = 0;
-    attribute.read(H5::PredType::NATIVE_INT64, &value);
-    return value;
+    return detail::read_string_attribute(shard_.file, shard_.h5, name);
   }
 
   void check_attributes() const {
     check_schema_and_version(string_attribute(detail::kSchemaAttribute),
-                             integer_attribute(detail::kVersionAttribute),
+                             detail::read_integer_attribute(shard_.file, shard_.h5, detail::kVersionAttribute),
                              [&](const std::string& problem) { fail(problem); });
     auto expect = [&](const char* name, const std::string& expected) {
       const std::string value = string_attribute(name);
@@ -243,31 +215,21 @@ class ShardChecker {
     if (!type_ok) {
       fail(std::string("/") + name + " has type " + describe_type(type) + ", expected " + type_name);
     }
-    const H5::DataSpace space = dataset.getSpace();
-    std::vector<hsize_t> actual(static_cast<std::size_t>(std::max(space.getSimpleExtentNdims(), 0)));
-    space.getSimpleExtentDims(actual.data());
+    const std::vector<hsize_t> actual = detail::shape_of(dataset);
     if (actual.size() == shape.size() && actual[0] != shape[0] &&
         std::equal(actual.begin() + 1, actual.end(), shape.begin() + 1)) {
       fail(std::string("/") + name + " holds " + std::to_string(actual[0]) + " nodules but index.json says " +
            std::to_string(shape[0]));
     }
     if (actual != shape) {
-      fail(std::string("/") + name + " has shape " + describe_shape(actual) + ", expected " +
-           describe_shape(shape));
+      fail(std::string("/") + name + " has shape " + detail::shape_string(actual) + ", expected " +
+           detail::shape_string(shape));
     }
     return dataset;
   }
 
   std::vector<std::string> strings(const char* name) const {
-    H5::DataSet ds = dataset(name, H5T_STRING, 0, "string", {shard_.count});
-    H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
-    std::vector<char*> raw(shard_.count, nullptr);
-    ds.read(raw.data(), type);
-    std::vector<std::string> values;
-    values.reserve(raw.size());
-    for (const char* value : raw) values.emplace_back(value != nullptr ? value : "");
-    H5::DataSet::vlenReclaim(raw.data(), type, ds.getSpace());
-    return values;
+    return detail::read_strings(dataset(name, H5T_STRING, 0, "string", {shard_.count}));
   }
 
   template <typename T>
@@ -323,10 +285,10 @@ class ShardChecker {
 // Opens and checks one shard; its nodules' metadata is appended to `infos`. Call with the HDF5 lock held.
 void open_shard(Shard& shard, const StoreAttributes& attributes, std::vector<NoduleInfo>& infos) {
   if (!fs::exists(shard.file)) {
-    throw std::runtime_error(shard.file.string() + ": missing (listed in index.json)");
+    detail::fail(shard.file, "missing (listed in index.json)");
   }
   if (H5Fis_hdf5(shard.file.c_str()) <= 0) {
-    throw std::runtime_error(shard.file.string() + ": not an HDF5 file");
+    detail::fail(shard.file, "not an HDF5 file");
   }
   try {
     // No sieve buffer: the datasets are contiguous and a nodule's block is read with exactly one
@@ -438,7 +400,7 @@ struct NoduleStore::Impl {
         problem = "nodule '" + nodule.info.nodule_id + "': an annotator slot beyond its " +
                   std::to_string(readers) + " annotators is not zero";
       }
-      if (problem) throw std::runtime_error(shard.file.string() + ": " + *problem);
+      if (problem) detail::fail(shard.file, *problem);
     }
   }
 
@@ -482,8 +444,8 @@ struct NoduleStore::Impl {
         const std::string& id = infos[i].nodule_id;
         auto [existing, inserted] = index_of.emplace(id, i);
         if (!inserted) {
-          throw std::runtime_error(shard.file.string() + ": nodule id '" + id + "' appears twice (also in " +
-                                   shard_of(existing->second).file.filename().string() + ")");
+          detail::fail(shard.file, "nodule id '" + id + "' appears twice (also in " +
+                                       shard_of(existing->second).file.filename().string() + ")");
         }
       }
     }

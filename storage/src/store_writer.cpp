@@ -15,6 +15,8 @@ namespace ugs::storage {
 
 namespace fs = std::filesystem;
 using detail::Hdf5Lock;
+using detail::write_dataset;
+using detail::write_string_attribute;
 
 namespace {
 
@@ -55,18 +57,6 @@ ShardBuffers lay_out(const std::vector<Nodule>& nodules, std::size_t pixels) {
   return b;
 }
 
-void write_string_attribute(H5::H5File& file, const char* name, const std::string& value) {
-  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
-  type.setCset(H5T_CSET_UTF8);
-  file.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, value);
-}
-
-void write_dataset(H5::H5File& file, const char* name, const H5::DataType& file_type,
-                   const H5::DataType& memory_type, const std::vector<hsize_t>& shape, const void* data) {
-  H5::DataSpace space(static_cast<int>(shape.size()), shape.data());
-  file.createDataSet(name, file_type, space).write(data, memory_type);
-}
-
 void write_shard(const fs::path& path, const std::vector<Nodule>& nodules,
                  const StoreAttributes& attributes) {
   const ShardBuffers b = lay_out(nodules, attributes.pixel_count());
@@ -77,9 +67,7 @@ void write_shard(const fs::path& path, const std::vector<Nodule>& nodules,
   try {
     H5::H5File file(path.string(), H5F_ACC_TRUNC);
     write_string_attribute(file, detail::kSchemaAttribute, kSchemaName);
-    const int version = kSchemaVersion;
-    file.createAttribute(detail::kVersionAttribute, H5::PredType::STD_I32LE, H5::DataSpace(H5S_SCALAR))
-        .write(H5::PredType::NATIVE_INT, &version);
+    detail::write_int32_attribute(file, detail::kVersionAttribute, kSchemaVersion);
     write_string_attribute(file, detail::kImageUnitAttribute, to_string(attributes.image_unit));
     write_string_attribute(file, detail::kReaderMasksAttribute, to_string(attributes.reader_masks));
     write_string_attribute(file, detail::kSourceAttribute, attributes.source);
@@ -94,8 +82,7 @@ void write_shard(const fs::path& path, const std::vector<Nodule>& nodules,
     write_dataset(file, detail::kUnionDataset, u8, native_u8, {n, h, w}, b.union_mask.data());
     write_dataset(file, detail::kIntersectionDataset, u8, native_u8, {n, h, w},
                   b.intersection_mask.data());
-    H5::StrType string_type(H5::PredType::C_S1, H5T_VARIABLE);
-    string_type.setCset(H5T_CSET_UTF8);
+    const H5::StrType string_type = detail::utf8_string_type();
     write_dataset(file, detail::kNoduleIdDataset, string_type, string_type, {n}, b.nodule_id.data());
     write_dataset(file, detail::kPatientIdDataset, string_type, string_type, {n}, b.patient_id.data());
     write_dataset(file, detail::kKindDataset, string_type, string_type, {n}, b.kind.data());
@@ -170,20 +157,17 @@ struct NoduleStoreWriter::Impl {
 NoduleStoreWriter::NoduleStoreWriter(fs::path dir, StoreAttributes attributes, int nodules_per_shard,
                                      bool overwrite)
     : impl_(std::make_unique<Impl>()) {
-  if (auto problem = detail::find_attributes_problem(attributes)) {
-    throw std::runtime_error(dir.string() + ": " + *problem);
-  }
+  if (auto problem = detail::find_attributes_problem(attributes)) detail::fail(dir, *problem);
   if (nodules_per_shard < 1) {
-    throw std::runtime_error(dir.string() + ": nodules_per_shard " + std::to_string(nodules_per_shard) +
-                             " must be at least 1");
+    detail::fail(dir, "nodules_per_shard " + std::to_string(nodules_per_shard) + " must be at least 1");
   }
   if (fs::exists(dir)) {
     if (!overwrite) {
-      throw std::runtime_error(dir.string() + ": already exists; refusing to overwrite it (--force replaces it)");
+      detail::fail(dir, "already exists; refusing to overwrite it (--force replaces it)");
     }
     // Overwriting deletes the folder: only ever a store (or nothing), never a mistyped home folder.
     if (!fs::is_directory(dir) || !(fs::exists(dir / detail::kIndexFileName) || fs::is_empty(dir))) {
-      throw std::runtime_error(dir.string() + ": exists and is not a nodule store; refusing to replace it");
+      detail::fail(dir, "exists and is not a nodule store; refusing to replace it");
     }
   }
   impl_->dir = dir;
@@ -194,10 +178,7 @@ NoduleStoreWriter::NoduleStoreWriter(fs::path dir, StoreAttributes attributes, i
   std::error_code error;
   fs::remove_all(impl_->partial, error);  // left by an earlier process with our pid
   fs::create_directories(impl_->partial, error);
-  if (error) {
-    throw std::runtime_error(impl_->partial.string() + ": cannot create the temporary folder: " +
-                             error.message());
-  }
+  if (error) detail::fail(impl_->partial, "cannot create the temporary folder: " + error.message());
 }
 
 NoduleStoreWriter::~NoduleStoreWriter() {
@@ -214,7 +195,7 @@ void NoduleStoreWriter::add(Nodule nodule) {
   if (!problem && impl_->nodule_ids.count(nodule.info.nodule_id)) {
     problem = "nodule '" + nodule.info.nodule_id + "': id already added";
   }
-  if (problem) throw std::runtime_error(impl_->dir.string() + ": " + *problem);
+  if (problem) detail::fail(impl_->dir, *problem);
   impl_->nodule_ids.insert(nodule.info.nodule_id);
   impl_->pending.push_back(std::move(nodule));
   if (impl_->pending.size() == impl_->nodules_per_shard) impl_->write_pending_shard();
@@ -224,17 +205,16 @@ void NoduleStoreWriter::finish() {
   if (impl_->finished) throw std::logic_error(impl_->dir.string() + ": finish() called twice");
   if (!impl_->pending.empty()) impl_->write_pending_shard();
   if (impl_->shard_sizes.empty()) {
-    throw std::runtime_error(impl_->dir.string() + ": no nodules were added; a store needs at least one");
+    detail::fail(impl_->dir, "no nodules were added; a store needs at least one");
   }
   impl_->write_index();
   if (!impl_->overwrite && fs::exists(impl_->dir)) {
-    throw std::runtime_error(impl_->dir.string() + ": appeared while the store was being written");
+    detail::fail(impl_->dir, "appeared while the store was being written");
   }
   try {
     move_into_place(impl_->partial, impl_->dir);
   } catch (const fs::filesystem_error& e) {
-    throw std::runtime_error(impl_->dir.string() + ": cannot move the finished store into place: " +
-                             e.code().message());
+    detail::fail(impl_->dir, "cannot move the finished store into place: " + e.code().message());
   }
   impl_->finished = true;
 }

@@ -1,9 +1,6 @@
 // `ugs score` as a user runs it: the binary, a tiny store, a predictions file.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -12,38 +9,21 @@
 
 #include "ugs/storage/predictions.h"
 #include "ugs/storage/store.h"
+#include "storage/test_support.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace ugs::storage;
+using ugs::storage::testing::CommandResult;
+using ugs::storage::testing::run_ugs;
+using ugs::storage::testing::TemporaryFolder;
 
 constexpr int kSize = 16;
-
-struct CommandResult {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult run_ugs(const std::string& arguments) {
-  std::string command = std::string(UGS_BINARY) + " " + arguments + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) throw std::runtime_error("cannot run " + command);
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 class ScoreCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    directory_ = fs::temp_directory_path() /
-                 (std::string("ugs-score-command-test-") +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
     // Two nodules, two readers each: a 4x4 square and a 4x6 rectangle containing it.
     std::vector<std::uint8_t> square(kSize * kSize, 0), wide(kSize * kSize, 0);
     for (int i = 4; i < 8; ++i) {
@@ -54,7 +34,7 @@ class ScoreCommand : public ::testing::Test {
     }
     StoreAttributes attributes;
     attributes.height = attributes.width = kSize;
-    NoduleStoreWriter writer(directory_ / "store", attributes);
+    NoduleStoreWriter writer(folder_ / "store", attributes);
     for (const char* id : {"n1", "n2"}) {
       Nodule n;
       n.info.nodule_id = id;
@@ -74,15 +54,14 @@ class ScoreCommand : public ::testing::Test {
     for (int k = 0; k < 2; ++k) {
       for (std::uint8_t v : square) p.segmentation.push_back(v ? 0.9f : 0.1f);
     }
-    write_predictions(directory_ / "predictions.h5", p);
+    write_predictions(folder_ / "predictions.h5", p);
     p.nodule_ids = {"n2"};
     p.segmentation.resize(kSize * kSize);
-    write_predictions(directory_ / "one.h5", p);
+    write_predictions(folder_ / "one.h5", p);
   }
-  void TearDown() override { fs::remove_all(directory_); }
 
-  std::string path(const char* name) const { return (directory_ / name).string(); }
-  fs::path directory_;
+  std::string path(const char* name) const { return (folder_ / name).string(); }
+  TemporaryFolder folder_;
 };
 
 TEST_F(ScoreCommand, PrintsTheTableAndWritesTheSummary) {

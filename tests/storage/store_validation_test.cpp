@@ -231,6 +231,20 @@ TEST_F(BrokenStore, ShardAttributeDisagreesWithIndex) {
   expect_open_error(shard(1), "attribute 'image_unit' is 'window8' but index.json says 'HU'");
 }
 
+// A fixed-length, space-padded string attribute (as h5py or Fortran may write it) is read without
+// its padding, so it equals the index's value.
+TEST_F(BrokenStore, FixedLengthStringAttributeIsReadWithoutPadding) {
+  edit_shard(1, [](H5::H5File& file) {
+    file.removeAttr("source");
+    std::string padded = "validation test";
+    padded.resize(32, ' ');
+    H5::StrType type(H5::PredType::C_S1, padded.size());
+    type.setStrpad(H5T_STR_SPACEPAD);
+    file.createAttribute("source", type, H5::DataSpace(H5S_SCALAR)).write(type, padded.data());
+  });
+  EXPECT_EQ(NoduleStore::open(dir_).attributes().source, "validation test");
+}
+
 TEST_F(BrokenStore, MissingDataset) {
   edit_shard(1, [](H5::H5File& file) { file.unlink("union"); });
   expect_open_error(shard(1), "dataset /union is missing");

@@ -16,8 +16,7 @@
 
 #include "ugs/storage/store.h"
 #include "ugs/storage/synth.h"
-
-#include <unistd.h>
+#include "test_support.h"
 
 namespace {
 
@@ -415,8 +414,7 @@ TEST(Synth, RejectsInvalidOptions) {
 
 TEST(Synth, WritesAStoreThatReadsBackIdenticallyWhateverTheThreads) {
   const SynthGenerator generator(options_with(21, 70));
-  const auto base = std::filesystem::temp_directory_path() / ("ugs-synth-test-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(base);
+  const ugs::storage::testing::TemporaryFolder base;
   ugs::storage::SynthWriteOptions one_thread;
   one_thread.threads = 1;
   one_thread.nodules_per_shard = 32;
@@ -441,7 +439,6 @@ TEST(Synth, WritesAStoreThatReadsBackIdenticallyWhateverTheThreads) {
     EXPECT_TRUE(same_nodule(from_a[i], expected)) << "nodule " << i;
     EXPECT_TRUE(same_nodule(from_b[i], expected)) << "nodule " << i;
   }
-  std::filesystem::remove_all(base);
 }
 
 TEST(Synth, OtherCropSizesWork) {

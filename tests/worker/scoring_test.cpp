@@ -14,6 +14,7 @@
 
 #include "ugs/storage/predictions.h"
 #include "ugs/storage/store.h"
+#include "storage/test_support.h"
 
 namespace ugs::metrics {
 namespace {
@@ -84,15 +85,6 @@ std::vector<float> probabilities(const std::vector<std::uint8_t>& mask) {
 
 class Scoring : public ::testing::Test {
  protected:
-  void SetUp() override {
-    directory_ = fs::temp_directory_path() /
-                 (std::string("ugs-scoring-test-") +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
-  }
-  void TearDown() override { fs::remove_all(directory_); }
-
   // Nodules "a" (spacing 1 mm) and "b" (2 mm): Label_1 = A, Label_2 = B. Nodule "c": one reader
   // whose mask is empty.
   fs::path write_reader_store() {
@@ -132,7 +124,8 @@ class Scoring : public ::testing::Test {
     return file;
   }
 
-  fs::path directory_;
+  storage::testing::TemporaryFolder folder_;
+  const fs::path& directory_ = folder_.path();
 };
 
 TEST_F(Scoring, PredictionsEqualToLabel1AgainstTwoDifferentReaders) {
