@@ -1,0 +1,419 @@
+#include "ugs/model/attention.h"
+
+#include <torch/version.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+// The CPU kernel's loops are written so that the compiler vectorises them (-fopenmp-simd for the
+// reductions, see model/CMakeLists.txt); the same source is compiled twice, once for AVX2+FMA and
+// once for the baseline x86-64 / other ISA, and picked at run time.
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define UGS_ATTENTION_HAS_AVX2_CLONE 1
+#define UGS_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define UGS_ATTENTION_HAS_AVX2_CLONE 0
+#define UGS_ALWAYS_INLINE inline
+#endif
+
+namespace ugs::model {
+
+namespace {
+
+// Queries handled together: their scores (kQueryBlock x N floats, 256 KiB at N = 4096) stay in L2
+// while every key/value row is read once per block instead of once per query.
+constexpr int64_t kQueryBlock = 16;
+
+struct AttentionShape {
+  int64_t key_channels;    // d
+  int64_t value_channels;  // C
+  int64_t pixels;          // N
+};
+
+// exp(x) to about 2 ulp, branch-free so that loops calling it vectorise (std::exp does not without
+// -ffast-math). Cody-Waite range reduction x = n*ln2 + r, a degree-6 polynomial for exp(r), and 2^n
+// assembled in the exponent bits. Inputs here are softmax scores shifted to <= 0.
+UGS_ALWAYS_INLINE float exp_approx(float x) {
+  constexpr float kLog2e = 1.44269504088896341f;
+  constexpr float kLn2High = 0.693359375f;
+  constexpr float kLn2Low = -2.12194440e-4f;
+  constexpr float kRoundingShift = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float n = (x * kLog2e + kRoundingShift) - kRoundingShift;
+  const float r = (x - n * kLn2High) - n * kLn2Low;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+// scores[j] = sum_e q[e, i] * k[e, j] for one query i.
+UGS_ALWAYS_INLINE void query_scores(const float* q, const float* k, AttentionShape shape, int64_t i,
+                                    float* scores) {
+  const int64_t n = shape.pixels;
+  const float q0 = q[i];
+  for (int64_t j = 0; j < n; ++j) scores[j] = q0 * k[j];
+  for (int64_t e = 1; e < shape.key_channels; ++e) {
+    const float qe = q[e * n + i];
+    const float* ke = k + e * n;
+    for (int64_t j = 0; j < n; ++j) scores[j] += qe * ke[j];
+  }
+}
+
+// Forward of queries [first, first + rows) of one sample. Pointers are that sample's [channels, N]
+// planes; `probabilities` is rows x N scratch. Writes out[:, i] and log_sum_exp[i].
+UGS_ALWAYS_INLINE void forward_block_body(const float* q, const float* k, const float* v, float* out,
+                                          float* log_sum_exp, AttentionShape shape, int64_t first,
+                                          int64_t rows, float* probabilities) {
+  const int64_t n = shape.pixels;
+  float inverse_sum[kQueryBlock];
+  for (int64_t r = 0; r < rows; ++r) {
+    float* p = probabilities + r * n;
+    query_scores(q, k, shape, first + r, p);
+    float max_score = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : max_score)
+    for (int64_t j = 0; j < n; ++j) max_score = std::max(max_score, p[j]);
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; ++j) {
+      p[j] = exp_approx(p[j] - max_score);
+      sum += p[j];
+    }
+    log_sum_exp[first + r] = max_score + std::log(sum);
+    inverse_sum[r] = 1.0f / sum;
+  }
+  // out[c, i] = <p_i, v_c> / sum_i: four queries at a time, so that four independent accumulator
+  // chains hide the FMA latency and each value row load serves four products.
+  for (int64_t c = 0; c < shape.value_channels; ++c) {
+    const float* vc = v + c * n;
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      const float* p0 = probabilities + r * n;
+      const float* p1 = p0 + n;
+      const float* p2 = p1 + n;
+      const float* p3 = p2 + n;
+      float acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
+#pragma omp simd reduction(+ : acc0, acc1, acc2, acc3)
+      for (int64_t j = 0; j < n; ++j) {
+        acc0 += p0[j] * vc[j];
+        acc1 += p1[j] * vc[j];
+        acc2 += p2[j] * vc[j];
+        acc3 += p3[j] * vc[j];
+      }
+      float* out_c = out + c * n + first + r;
+      out_c[0] = acc0 * inverse_sum[r];
+      out_c[1] = acc1 * inverse_sum[r + 1];
+      out_c[2] = acc2 * inverse_sum[r + 2];
+      out_c[3] = acc3 * inverse_sum[r + 3];
+    }
+    for (; r < rows; ++r) {
+      const float* p = probabilities + r * n;
+      float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t j = 0; j < n; ++j) acc += p[j] * vc[j];
+      out[c * n + first + r] = acc * inverse_sum[r];
+    }
+  }
+}
+
+// Backward of queries [first, first + rows) of one sample: writes dq[:, i] for those queries and
+// adds their share of dk and dv into the caller's accumulators. Scratch: two rows x N buffers.
+UGS_ALWAYS_INLINE void backward_block_body(const float* q, const float* k, const float* v,
+                                           const float* out, const float* log_sum_exp,
+                                           const float* dout, float* dq, float* dk_sum,
+                                           float* dv_sum, AttentionShape shape, int64_t first,
+                                           int64_t rows, float* probabilities,
+                                           float* score_grads) {
+  const int64_t n = shape.pixels;
+  const int64_t d = shape.key_channels;
+  const int64_t channels = shape.value_channels;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* p = probabilities + r * n;
+    query_scores(q, k, shape, first + r, p);
+    const float lse = log_sum_exp[first + r];
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) p[j] = exp_approx(p[j] - lse);
+    std::fill(score_grads + r * n, score_grads + (r + 1) * n, 0.0f);
+  }
+  // dP[r, j] = sum_c dout[c, i] * v[c, j]; each value row is read once for the whole block.
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* vc = v + c * n;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float g = dout[c * n + first + r];
+      float* dp = score_grads + r * n;
+      for (int64_t j = 0; j < n; ++j) dp[j] += g * vc[j];
+    }
+  }
+  // dS = P * (dP - <dout_i, out_i>): the softmax backward, with the row sum of P*dP taken from the
+  // C-long dot product instead of an N-long one.
+  for (int64_t r = 0; r < rows; ++r) {
+    float delta = 0.0f;
+    for (int64_t c = 0; c < channels; ++c) delta += dout[c * n + first + r] * out[c * n + first + r];
+    const float* p = probabilities + r * n;
+    float* ds = score_grads + r * n;
+    for (int64_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - delta);
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    float* dvc = dv_sum + c * n;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float g = dout[c * n + first + r];
+      const float* p = probabilities + r * n;
+      for (int64_t j = 0; j < n; ++j) dvc[j] += g * p[j];
+    }
+  }
+  for (int64_t e = 0; e < d; ++e) {
+    float* dke = dk_sum + e * n;
+    const float* ke = k + e * n;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float qe = q[e * n + first + r];
+      const float* ds = score_grads + r * n;
+      float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t j = 0; j < n; ++j) {
+        dke[j] += qe * ds[j];
+        acc += ds[j] * ke[j];
+      }
+      dq[e * n + first + r] = acc;
+    }
+  }
+}
+
+void forward_block_generic(const float* q, const float* k, const float* v, float* out,
+                           float* log_sum_exp, AttentionShape shape, int64_t first, int64_t rows,
+                           float* probabilities) {
+  forward_block_body(q, k, v, out, log_sum_exp, shape, first, rows, probabilities);
+}
+
+void backward_block_generic(const float* q, const float* k, const float* v, const float* out,
+                            const float* log_sum_exp, const float* dout, float* dq, float* dk_sum,
+                            float* dv_sum, AttentionShape shape, int64_t first, int64_t rows,
+                            float* probabilities, float* score_grads) {
+  backward_block_body(q, k, v, out, log_sum_exp, dout, dq, dk_sum, dv_sum, shape, first, rows,
+                      probabilities, score_grads);
+}
+
+#if UGS_ATTENTION_HAS_AVX2_CLONE
+__attribute__((target("avx2,fma"))) void forward_block_avx2(const float* q, const float* k,
+                                                            const float* v, float* out,
+                                                            float* log_sum_exp,
+                                                            AttentionShape shape, int64_t first,
+                                                            int64_t rows, float* probabilities) {
+  forward_block_body(q, k, v, out, log_sum_exp, shape, first, rows, probabilities);
+}
+
+__attribute__((target("avx2,fma"))) void backward_block_avx2(
+    const float* q, const float* k, const float* v, const float* out, const float* log_sum_exp,
+    const float* dout, float* dq, float* dk_sum, float* dv_sum, AttentionShape shape,
+    int64_t first, int64_t rows, float* probabilities, float* score_grads) {
+  backward_block_body(q, k, v, out, log_sum_exp, dout, dq, dk_sum, dv_sum, shape, first, rows,
+                      probabilities, score_grads);
+}
+
+bool cpu_has_avx2_fma() {
+  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return supported;
+}
+#endif
+
+using ForwardBlock = void (*)(const float*, const float*, const float*, float*, float*,
+                              AttentionShape, int64_t, int64_t, float*);
+using BackwardBlock = void (*)(const float*, const float*, const float*, const float*,
+                               const float*, const float*, float*, float*, float*, AttentionShape,
+                               int64_t, int64_t, float*, float*);
+
+ForwardBlock forward_block() {
+#if UGS_ATTENTION_HAS_AVX2_CLONE
+  if (cpu_has_avx2_fma()) return forward_block_avx2;
+#endif
+  return forward_block_generic;
+}
+
+BackwardBlock backward_block() {
+#if UGS_ATTENTION_HAS_AVX2_CLONE
+  if (cpu_has_avx2_fma()) return backward_block_avx2;
+#endif
+  return backward_block_generic;
+}
+
+void check_attention_inputs(const char* who, const torch::Tensor& q, const torch::Tensor& k,
+                            const torch::Tensor& v) {
+  const bool consistent = q.dim() == 3 && k.dim() == 3 && v.dim() == 3 && q.sizes() == k.sizes() &&
+                          v.size(0) == q.size(0) && v.size(2) == q.size(2) && q.size(2) > 0;
+  if (!consistent) {
+    throw std::invalid_argument(std::string(who) + ": expected q, k [B, d, N] and v [B, C, N], got q " +
+                                c10::str(q.sizes()) + ", k " + c10::str(k.sizes()) + ", v " +
+                                c10::str(v.sizes()));
+  }
+}
+
+struct SampleView {
+  AttentionShape shape;
+  int64_t blocks;
+  int64_t q_stride, v_stride;
+};
+
+SampleView sample_view(const torch::Tensor& q, const torch::Tensor& v) {
+  const AttentionShape shape{q.size(1), v.size(1), q.size(2)};
+  return {shape, (shape.pixels + kQueryBlock - 1) / kQueryBlock, q.size(1) * q.size(2),
+          v.size(1) * v.size(2)};
+}
+
+// Forward over all samples and query blocks in parallel; returns (out [B, C, N], lse [B, N]).
+std::pair<torch::Tensor, torch::Tensor> fused_forward(const torch::Tensor& q, const torch::Tensor& k,
+                                                      const torch::Tensor& v) {
+  const SampleView view = sample_view(q, v);
+  const int64_t batch = q.size(0);
+  const int64_t n = view.shape.pixels;
+  auto out = torch::empty_like(v);
+  auto log_sum_exp = torch::empty({batch, n}, q.options());
+  const float* q_data = q.data_ptr<float>();
+  const float* k_data = k.data_ptr<float>();
+  const float* v_data = v.data_ptr<float>();
+  float* out_data = out.data_ptr<float>();
+  float* lse_data = log_sum_exp.data_ptr<float>();
+  const ForwardBlock run_block = forward_block();
+  at::parallel_for(0, batch * view.blocks, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> probabilities(static_cast<size_t>(kQueryBlock * n));
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t b = item / view.blocks;
+      const int64_t first = (item % view.blocks) * kQueryBlock;
+      run_block(q_data + b * view.q_stride, k_data + b * view.q_stride, v_data + b * view.v_stride,
+                out_data + b * view.v_stride, lse_data + b * n, view.shape, first,
+                std::min(kQueryBlock, n - first), probabilities.data());
+    }
+  });
+  return {out, log_sum_exp};
+}
+
+// Backward, one sample at a time: the query blocks of a sample are split into one contiguous range
+// per task, and each task adds its dk/dv into its own accumulator (no races, no atomics); the
+// accumulators are summed at the end. Extra memory: tasks * (d + C) * N floats.
+std::vector<torch::Tensor> fused_backward(const torch::Tensor& q, const torch::Tensor& k,
+                                          const torch::Tensor& v, const torch::Tensor& out,
+                                          const torch::Tensor& log_sum_exp,
+                                          const torch::Tensor& dout) {
+  const SampleView view = sample_view(q, v);
+  const int64_t batch = q.size(0);
+  const int64_t n = view.shape.pixels;
+  const int64_t d = view.shape.key_channels;
+  const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), view.blocks));
+  auto dq = torch::empty_like(q);
+  auto dk = torch::empty_like(k);
+  auto dv = torch::empty_like(v);
+  auto sums = torch::empty({tasks, d + view.shape.value_channels, n}, q.options());
+  const BackwardBlock run_block = backward_block();
+  for (int64_t b = 0; b < batch; ++b) {
+    sums.zero_();
+    const float* q_b = q.data_ptr<float>() + b * view.q_stride;
+    const float* k_b = k.data_ptr<float>() + b * view.q_stride;
+    const float* v_b = v.data_ptr<float>() + b * view.v_stride;
+    const float* out_b = out.data_ptr<float>() + b * view.v_stride;
+    const float* dout_b = dout.data_ptr<float>() + b * view.v_stride;
+    const float* lse_b = log_sum_exp.data_ptr<float>() + b * n;
+    float* dq_b = dq.data_ptr<float>() + b * view.q_stride;
+    at::parallel_for(0, tasks, 1, [&](int64_t task_begin, int64_t task_end) {
+      std::vector<float> probabilities(static_cast<size_t>(kQueryBlock * n));
+      std::vector<float> score_grads(static_cast<size_t>(kQueryBlock * n));
+      for (int64_t task = task_begin; task < task_end; ++task) {
+        float* dk_sum = sums.data_ptr<float>() + task * sums.size(1) * n;
+        float* dv_sum = dk_sum + d * n;
+        const int64_t first_block = task * view.blocks / tasks;
+        const int64_t end_block = (task + 1) * view.blocks / tasks;
+        for (int64_t block = first_block; block < end_block; ++block) {
+          const int64_t first = block * kQueryBlock;
+          run_block(q_b, k_b, v_b, out_b, lse_b, dout_b, dq_b, dk_sum, dv_sum, view.shape, first,
+                    std::min(kQueryBlock, n - first), probabilities.data(), score_grads.data());
+        }
+      }
+    });
+    auto total = sums.sum(0);
+    dk[b].copy_(total.narrow(0, 0, d));
+    dv[b].copy_(total.narrow(0, d, view.shape.value_channels));
+  }
+  return {dq, dk, dv};
+}
+
+class FusedCpuAttention : public torch::autograd::Function<FusedCpuAttention> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
+                               const torch::Tensor& k, const torch::Tensor& v) {
+    auto q_c = q.contiguous();
+    auto k_c = k.contiguous();
+    auto v_c = v.contiguous();
+    auto [out, log_sum_exp] = fused_forward(q_c, k_c, v_c);
+    ctx->save_for_backward({q_c, k_c, v_c, out, log_sum_exp});
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    if (!grad_outputs[0].defined()) return {torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return fused_backward(saved[0], saved[1], saved[2], saved[3], saved[4],
+                          grad_outputs[0].contiguous());
+  }
+};
+
+#if TORCH_VERSION_MAJOR >= 2
+// [B, d, N] -> [B, 1, N, width], contiguous, zero-padded along the head dimension.
+torch::Tensor as_heads(const torch::Tensor& x, int64_t width) {
+  auto heads = x.transpose(1, 2).unsqueeze(1);
+  if (width > x.size(1)) return at::constant_pad_nd(heads, {0, width - x.size(1)});
+  return heads.contiguous();
+}
+
+torch::Tensor sdpa_pixel_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                   const torch::Tensor& v) {
+  // The CPU flash kernel wants one head size for q, k and v; the CUDA memory-efficient kernel wants
+  // q and k aligned to 8 elements (v may differ). Zero columns add nothing to any dot product.
+  const int64_t key_width = q.is_cpu() ? std::max(v.size(1), q.size(1)) : (q.size(1) + 7) / 8 * 8;
+  auto out = at::scaled_dot_product_attention(as_heads(q, key_width), as_heads(k, key_width),
+                                              as_heads(v, v.size(1)), {}, 0.0, false,
+                                              /*scale=*/1.0);
+  return out.squeeze(1).transpose(1, 2);
+}
+#endif
+
+}  // namespace
+
+torch::Tensor pixel_attention_fused_cpu(const torch::Tensor& q, const torch::Tensor& k,
+                                        const torch::Tensor& v) {
+  check_attention_inputs("pixel_attention_fused_cpu", q, k, v);
+  if (!q.is_cpu() || !k.is_cpu() || !v.is_cpu() || q.scalar_type() != torch::kFloat ||
+      k.scalar_type() != torch::kFloat || v.scalar_type() != torch::kFloat) {
+    throw std::invalid_argument("pixel_attention_fused_cpu: needs float32 CPU tensors, got " +
+                                std::string(c10::toString(q.scalar_type())) + " on " +
+                                q.device().str());
+  }
+  return FusedCpuAttention::apply(q, k, v);
+}
+
+torch::Tensor pixel_attention(const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v) {
+  check_attention_inputs("pixel_attention", q, k, v);
+#if TORCH_VERSION_MAJOR >= 2
+  return sdpa_pixel_attention(q, k, v);
+#else
+  if (!q.is_cpu()) {
+    throw std::invalid_argument("pixel_attention: LibTorch " TORCH_VERSION
+                                " has no fused attention for " + q.device().str() +
+                                " tensors; build against LibTorch 2.x to train on it");
+  }
+  return pixel_attention_fused_cpu(q, k, v);
+#endif
+}
+
+}  // namespace ugs::model
