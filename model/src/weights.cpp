@@ -190,7 +190,7 @@ const pk::Dict& find_state_dict(const pk::Value& root, const std::string& source
   const pk::Dict* dict = pk::get<pk::Dict>(&root);
   if (!dict) {
     fail(source, "holds " + pk::describe(&root) +
-                     ", not a state dict (a TorchScript module? save model.state_dict() instead)");
+                     ", not a state dict (a ugs weights file, or a TorchScript module?)");
   }
   bool all_tensors = !dict->entries.empty();
   for (const auto& entry : dict->entries) all_tensors = all_tensors && is_tensor(entry.second);

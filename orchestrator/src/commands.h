@@ -6,4 +6,7 @@
 
 namespace ugs::cli {
 
+// `ugs weights import|export`: weights between PyTorch's torch.save files and ugs weights files.
+void add_weights_command(CLI::App& app);
+
 }  // namespace ugs::cli

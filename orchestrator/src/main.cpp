@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
       "Run `ugs <command> --help` for the manual of a command."};
   app.set_version_flag("--version", UGS_VERSION);
   app.require_subcommand(1);
+  ugs::cli::add_weights_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
