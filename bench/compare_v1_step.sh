@@ -7,13 +7,13 @@
 #   bench/compare_v1_step.sh                      # batch 2, 2 threads, 2 warm-up + 5 timed steps
 #   BUILD_DIR=build bench/compare_v1_step.sh --batch 4 --iterations 3
 # Options are passed to both programs (--batch, --threads, --size, --warmup, --iterations, --device,
-# --dtype). The Python side runs with the python3 CMake found able to import torch
-# (UGS_TORCH_PYTHON in the build's CMakeCache.txt), else python3.
+# --dtype). The Python side runs with $PYTHON if set, else the python3 CMake found able to import
+# torch (UGS_TORCH_PYTHON in the build's CMakeCache.txt), else python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-build}
 
-python=$(sed -n 's/^UGS_TORCH_PYTHON:FILEPATH=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+python=${PYTHON:-$(sed -n 's/^UGS_TORCH_PYTHON:FILEPATH=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)}
 python=${python:-python3}
 cpp_bench=$build_dir/bench/bench_model_step
 
