@@ -29,7 +29,7 @@ namespace {
 // Queries handled together: their scores (kQueryBlock x N floats, 256 KiB at N = 4096) stay in L2
 // while every key/value row is read once per block instead of once per query.
 constexpr int64_t kQueryBlock = 16;
-// Keys handled together in backward: a block's tiles of P and dS are then 16 KiB each (L1).
+// Keys handled together: a block's tiles of P and dS are then 16 KiB each and stay in L1.
 constexpr int64_t kKeyTile = 256;
 
 // Scratch rows are padded by one cache line: with N = 4096 an unpadded row stride of 16 KiB would
@@ -153,37 +153,47 @@ UGS_ALWAYS_INLINE void forward_block_body(const float* q, const float* k, const 
     log_sum_exp[first + r] = max_score + std::log(sum);
     inverse_sum[r] = 1.0f / sum;
   }
-  // out[c, i] = <p_i, v_c> / sum_i: four queries at a time, so that four independent accumulator
-  // chains hide the FMA latency and each value row load serves four products.
+  // out[c, i] = <p_i, v_c> / sum_i, key tile by key tile so that the block's tile of P stays in L1
+  // across all channels; four queries at a time, so that four independent accumulator chains hide
+  // the FMA latency and each value load serves four products.
   for (int64_t c = 0; c < shape.value_channels; ++c) {
-    const float* vc = v + c * n;
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-      const float* p0 = probabilities + r * stride;
-      const float* p1 = p0 + stride;
-      const float* p2 = p1 + stride;
-      const float* p3 = p2 + stride;
-      float acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) out[c * n + first + r] = 0.0f;
+  }
+  for (int64_t tile = 0; tile < n; tile += kKeyTile) {
+    const int64_t width = std::min(kKeyTile, n - tile);
+    for (int64_t c = 0; c < shape.value_channels; ++c) {
+      const float* vc = v + c * n + tile;
+      float* out_c = out + c * n + first;
+      int64_t r = 0;
+      for (; r + 4 <= rows; r += 4) {
+        const float* p0 = probabilities + r * stride + tile;
+        const float* p1 = p0 + stride;
+        const float* p2 = p1 + stride;
+        const float* p3 = p2 + stride;
+        float acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
 #pragma omp simd reduction(+ : acc0, acc1, acc2, acc3)
-      for (int64_t j = 0; j < n; ++j) {
-        acc0 += p0[j] * vc[j];
-        acc1 += p1[j] * vc[j];
-        acc2 += p2[j] * vc[j];
-        acc3 += p3[j] * vc[j];
+        for (int64_t j = 0; j < width; ++j) {
+          acc0 += p0[j] * vc[j];
+          acc1 += p1[j] * vc[j];
+          acc2 += p2[j] * vc[j];
+          acc3 += p3[j] * vc[j];
+        }
+        out_c[r] += acc0;
+        out_c[r + 1] += acc1;
+        out_c[r + 2] += acc2;
+        out_c[r + 3] += acc3;
       }
-      float* out_c = out + c * n + first + r;
-      out_c[0] = acc0 * inverse_sum[r];
-      out_c[1] = acc1 * inverse_sum[r + 1];
-      out_c[2] = acc2 * inverse_sum[r + 2];
-      out_c[3] = acc3 * inverse_sum[r + 3];
-    }
-    for (; r < rows; ++r) {
-      const float* p = probabilities + r * stride;
-      float acc = 0.0f;
+      for (; r < rows; ++r) {
+        const float* p = probabilities + r * stride + tile;
+        float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
-      for (int64_t j = 0; j < n; ++j) acc += p[j] * vc[j];
-      out[c * n + first + r] = acc * inverse_sum[r];
+        for (int64_t j = 0; j < width; ++j) acc += p[j] * vc[j];
+        out_c[r] += acc;
+      }
     }
+  }
+  for (int64_t c = 0; c < shape.value_channels; ++c) {
+    for (int64_t r = 0; r < rows; ++r) out[c * n + first + r] *= inverse_sum[r];
   }
 }
 
@@ -215,9 +225,23 @@ UGS_ALWAYS_INLINE void backward_block_body(const float* q, const float* k, const
   }
   for (int64_t tile = 0; tile < n; tile += kKeyTile) {
     const int64_t width = std::min(kKeyTile, n - tile);
-    // dP[r, j] = sum_c dout[c, i] * v[c, j]
+    // dP[r, j] = sum_c dout[c, i] * v[c, j], four channels per pass over the tile (a load and a
+    // store of dP then serve four FMAs).
     for (int64_t r = 0; r < rows; ++r) std::fill_n(score_grads + r * stride + tile, width, 0.0f);
-    for (int64_t c = 0; c < channels; ++c) {
+    int64_t c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const float* v0 = v + c * n + tile;
+      const float* v1 = v0 + n;
+      const float* v2 = v1 + n;
+      const float* v3 = v2 + n;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* g = dout + c * n + first + r;
+        const float g0 = g[0], g1 = g[n], g2 = g[2 * n], g3 = g[3 * n];
+        float* dp = score_grads + r * stride + tile;
+        for (int64_t j = 0; j < width; ++j) dp[j] += g0 * v0[j] + g1 * v1[j] + g2 * v2[j] + g3 * v3[j];
+      }
+    }
+    for (; c < channels; ++c) {
       const float* vc = v + c * n + tile;
       for (int64_t r = 0; r < rows; ++r) {
         const float g = dout[c * n + first + r];
@@ -231,13 +255,22 @@ UGS_ALWAYS_INLINE void backward_block_body(const float* q, const float* k, const
       float* ds = score_grads + r * stride + tile;
       for (int64_t j = 0; j < width; ++j) ds[j] = p[j] * (ds[j] - delta[r]);
     }
-    // dV[c, j] += sum_r dout[c, i] * P[r, j]
-    for (int64_t c = 0; c < channels; ++c) {
-      float* dvc = dv_sum + c * n + tile;
-      for (int64_t r = 0; r < rows; ++r) {
-        const float g = dout[c * n + first + r];
+    // dV[c, j] += sum_r dout[c, i] * P[r, j], four rows per pass.
+    for (int64_t ch = 0; ch < channels; ++ch) {
+      float* dvc = dv_sum + ch * n + tile;
+      const float* g = dout + ch * n + first;
+      int64_t r = 0;
+      for (; r + 4 <= rows; r += 4) {
+        const float* p0 = probabilities + r * stride + tile;
+        const float* p1 = p0 + stride;
+        const float* p2 = p1 + stride;
+        const float* p3 = p2 + stride;
+        const float g0 = g[r], g1 = g[r + 1], g2 = g[r + 2], g3 = g[r + 3];
+        for (int64_t j = 0; j < width; ++j) dvc[j] += g0 * p0[j] + g1 * p1[j] + g2 * p2[j] + g3 * p3[j];
+      }
+      for (; r < rows; ++r) {
         const float* p = probabilities + r * stride + tile;
-        for (int64_t j = 0; j < width; ++j) dvc[j] += g * p[j];
+        for (int64_t j = 0; j < width; ++j) dvc[j] += g[r] * p[j];
       }
     }
     // dK[e, j] += sum_r q[e, i] * dS[r, j];  dQ[e, i] += sum_j dS[r, j] * k[e, j]
