@@ -4,10 +4,13 @@
 //   bench_model_step                                  # ugsnet-v1 and ugsnet, batch 2, 2 threads, CPU
 //   bench_model_step --device cuda --batch 32 --dtype bf16 --network ugsnet --markdown-row
 //
+// Step time: the median and the minimum over the timed steps (the minimum is the least disturbed by
+// other processes on a shared machine), and the process's CPU time per step over all threads.
 // Each network runs in its own child process, so that its peak memory is its own: on the CPU the
 // peak resident set (VmHWM, reset just before the first step) and that peak minus the resident set
 // before the first step (the step's working set: activations, gradients, Adam state, allocator
 // slack); on CUDA the caching allocator's peak of allocated bytes.
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,8 +158,18 @@ std::string attention_implementation(const torch::Device& device) {
 #endif
 }
 
+// User + system CPU time of this process (all its threads) in seconds.
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 struct StepResult {
   double median_ms;
+  double min_ms;
+  double cpu_seconds;   // CPU time per step, all threads: robust to other processes' load
   double peak_mib;      // CPU: peak RSS; CUDA: peak allocated
   double baseline_mib;  // CPU: RSS before the first step; CUDA: allocated before the first step
 };
@@ -213,12 +226,14 @@ StepResult run_network(const BenchOptions& options, const std::string& name) {
   for (int i = 0; i < options.warmup; ++i) step();
   synchronize();
   std::vector<double> times;
+  const double cpu_start = process_cpu_seconds();
   for (int i = 0; i < options.iterations; ++i) {
     const auto start = std::chrono::steady_clock::now();
     step();
     synchronize();
     times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
+  const double cpu_per_step = (process_cpu_seconds() - cpu_start) / options.iterations;
   std::sort(times.begin(), times.end());
   double peak = -1.0;
   if (device.is_cpu()) peak = proc_status_mib("VmHWM");
@@ -228,7 +243,7 @@ StepResult run_network(const BenchOptions& options, const std::string& name) {
                .allocated_bytes[0].peak / 1048576.0;
   }
 #endif
-  return {times[times.size() / 2], peak, baseline};
+  return {times[times.size() / 2], times.front(), cpu_per_step, peak, baseline};
 }
 
 // Runs one network in a child process and relays its result line; false if the child failed.
@@ -244,9 +259,10 @@ bool run_in_child(const BenchOptions& options, const std::string& name) {
         std::printf("| C++ (ugs) | %s | %d | %s | %.1f | %.1f | %.2f |\n", name.c_str(), options.batch,
                     options.dtype.c_str(), r.median_ms, samples_per_s, r.peak_mib / 1024.0);
       } else {
-        std::printf("| %-16s | %-4s | %-5s | %5d | %7d | %10.1f | %9.2f | %13.0f | %12.0f |\n", name.c_str(),
-                    options.device.c_str(), options.dtype.c_str(), options.batch, options.threads,
-                    r.median_ms, samples_per_s, r.peak_mib, r.peak_mib - r.baseline_mib);
+        std::printf("| %-16s | %-4s | %-5s | %5d | %7d | %9.1f | %9.1f | %10.2f | %9.2f | %12.0f | %8.0f |\n",
+                    name.c_str(), options.device.c_str(), options.dtype.c_str(), options.batch,
+                    options.threads, r.median_ms, r.min_ms, r.cpu_seconds, samples_per_s, r.peak_mib,
+                    r.peak_mib - r.baseline_mib);
       }
       std::fflush(stdout);
       std::_Exit(0);
@@ -286,9 +302,9 @@ int main(int argc, char** argv) {
               << options.iterations << " steps after " << options.warmup << " warm-up\n"
               << (device.is_cpu() ? "memory: peak RSS, and peak RSS minus the RSS before the first step\n"
                                   : "memory: peak bytes allocated by the CUDA caching allocator\n")
-              << "| network          | dev  | dtype | batch | threads |    step ms | samples/s |"
-              << (device.is_cpu() ? " peak RSS MiB | step MiB     |\n" : " peak MiB      | step MiB     |\n")
-              << "|---|---|---|---|---|---|---|---|---|\n";
+              << "| network          | dev  | dtype | batch | threads | median ms |    min ms | CPU s/step | samples/s |"
+              << (device.is_cpu() ? " peak RSS MiB | step MiB |\n" : "     peak MiB | step MiB |\n")
+              << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   }
   bool ok = true;
   for (const auto& name : options.networks) ok = run_in_child(options, name) && ok;
