@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-// The CPU kernel's loops are written so that the compiler vectorises them (-fopenmp-simd for the
-// reductions, see model/CMakeLists.txt); the same source is compiled twice, once for AVX2+FMA and
-// once for the baseline x86-64 / other ISA, and picked at run time.
+// The CPU kernel is vectorised by the compiler: plain loops, `#pragma omp simd` reductions
+// (-fopenmp-simd, see model/CMakeLists.txt) and GCC vector types where loops hold conditionals. The
+// same source is compiled twice, for AVX2+FMA and for the baseline ISA, and picked at run time.
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define UGS_ATTENTION_HAS_AVX2_CLONE 1
 #define UGS_ALWAYS_INLINE inline __attribute__((always_inline))
@@ -29,6 +29,12 @@ namespace {
 // Queries handled together: their scores (kQueryBlock x N floats, 256 KiB at N = 4096) stay in L2
 // while every key/value row is read once per block instead of once per query.
 constexpr int64_t kQueryBlock = 16;
+// Keys handled together: a block's tiles of P and dS are then 16 KiB each and stay in L1.
+constexpr int64_t kKeyTile = 256;
+
+// Scratch rows are padded by one cache line: with N = 4096 an unpadded row stride of 16 KiB would
+// map the same column of every row to the same L1 set and evict the block's rows from each other.
+constexpr int64_t row_stride(int64_t pixels) { return pixels + 16; }
 
 struct AttentionShape {
   int64_t key_channels;    // d
@@ -36,28 +42,86 @@ struct AttentionShape {
   int64_t pixels;          // N
 };
 
-// exp(x) to about 2 ulp, branch-free so that loops calling it vectorise (std::exp does not without
-// -ffast-math). Cody-Waite range reduction x = n*ln2 + r, a degree-6 polynomial for exp(r), and 2^n
-// assembled in the exponent bits. Inputs here are softmax scores shifted to <= 0.
-UGS_ALWAYS_INLINE float exp_approx(float x) {
-  constexpr float kLog2e = 1.44269504088896341f;
-  constexpr float kLn2High = 0.693359375f;
-  constexpr float kLn2Low = -2.12194440e-4f;
-  constexpr float kRoundingShift = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  const float n = (x * kLog2e + kRoundingShift) - kRoundingShift;
-  const float r = (x - n * kLn2High) - n * kLn2Low;
-  float p = 1.9875691500e-4f;
+// Eight floats handled as one value: GCC's vector extension, lowered to one AVX register in the
+// AVX2 build and to two SSE registers in the baseline one. Used where the compiler does not
+// vectorise plain loops by itself (conditionals, the exponential).
+typedef float Vec8 __attribute__((vector_size(32)));
+typedef int32_t Vec8i __attribute__((vector_size(32)));
+constexpr int64_t kLanes = 8;
+
+UGS_ALWAYS_INLINE Vec8 load8(const float* p) {
+  Vec8 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+UGS_ALWAYS_INLINE void store8(float* p, Vec8 v) { std::memcpy(p, &v, sizeof(v)); }
+
+UGS_ALWAYS_INLINE Vec8 splat8(float x) { return Vec8{} + x; }
+
+UGS_ALWAYS_INLINE float sum8(Vec8 v) {
+  float total = 0.0f;
+  for (int lane = 0; lane < kLanes; ++lane) total += v[lane];
+  return total;
+}
+
+UGS_ALWAYS_INLINE float max8(Vec8 v) {
+  float best = v[0];
+  for (int lane = 1; lane < kLanes; ++lane) best = std::max(best, v[lane]);
+  return best;
+}
+
+// exp(x) to about 2 ulp: Cody-Waite range reduction x = n*ln2 + r, a degree-6 polynomial for
+// exp(r), and 2^n assembled in the exponent bits. Inputs here are softmax scores shifted to <= 0;
+// below -87 the result is clamped to about 1e-38 (a probability of 0 for all purposes).
+UGS_ALWAYS_INLINE Vec8 exp8(Vec8 x) {
+  const Vec8 low = splat8(-87.0f), high = splat8(88.0f);
+  x = x < low ? low : x;
+  x = x > high ? high : x;
+  const float kRoundingShift = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const Vec8 n = (x * 1.44269504088896341f + kRoundingShift) - kRoundingShift;
+  const Vec8 r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  Vec8 p = splat8(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
+  const Vec8i bits = (__builtin_convertvector(n, Vec8i) + 127) << 23;
+  Vec8 scale;
   std::memcpy(&scale, &bits, sizeof(scale));
   return p * scale;
+}
+
+// p[j] = exp(p[j] - shift) for j < n; returns the sum of the results.
+UGS_ALWAYS_INLINE float exp_shifted_in_place(float* p, int64_t n, float shift) {
+  Vec8 total = Vec8{};
+  const Vec8 offset = splat8(shift);
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    const Vec8 e = exp8(load8(p + j) - offset);
+    store8(p + j, e);
+    total += e;
+  }
+  float sum = sum8(total);
+  for (; j < n; ++j) {
+    p[j] = exp8(splat8(p[j] - shift))[0];
+    sum += p[j];
+  }
+  return sum;
+}
+
+UGS_ALWAYS_INLINE float max_of(const float* p, int64_t n) {
+  Vec8 best = splat8(-std::numeric_limits<float>::infinity());
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    const Vec8 x = load8(p + j);
+    best = x > best ? x : best;
+  }
+  float result = max8(best);
+  for (; j < n; ++j) result = std::max(result, p[j]);
+  return result;
 }
 
 // scores[j] = sum_e q[e, i] * k[e, j] for one query i.
@@ -74,63 +138,70 @@ UGS_ALWAYS_INLINE void query_scores(const float* q, const float* k, AttentionSha
 }
 
 // Forward of queries [first, first + rows) of one sample. Pointers are that sample's [channels, N]
-// planes; `probabilities` is rows x N scratch. Writes out[:, i] and log_sum_exp[i].
+// planes; `probabilities` is rows x row_stride(N) scratch. Writes out[:, i] and log_sum_exp[i].
 UGS_ALWAYS_INLINE void forward_block_body(const float* q, const float* k, const float* v, float* out,
                                           float* log_sum_exp, AttentionShape shape, int64_t first,
                                           int64_t rows, float* probabilities) {
   const int64_t n = shape.pixels;
+  const int64_t stride = row_stride(n);
   float inverse_sum[kQueryBlock];
   for (int64_t r = 0; r < rows; ++r) {
-    float* p = probabilities + r * n;
+    float* p = probabilities + r * stride;
     query_scores(q, k, shape, first + r, p);
-    float max_score = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : max_score)
-    for (int64_t j = 0; j < n; ++j) max_score = std::max(max_score, p[j]);
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; ++j) {
-      p[j] = exp_approx(p[j] - max_score);
-      sum += p[j];
-    }
+    const float max_score = max_of(p, n);
+    const float sum = exp_shifted_in_place(p, n, max_score);
     log_sum_exp[first + r] = max_score + std::log(sum);
     inverse_sum[r] = 1.0f / sum;
   }
-  // out[c, i] = <p_i, v_c> / sum_i: four queries at a time, so that four independent accumulator
-  // chains hide the FMA latency and each value row load serves four products.
+  // out[c, i] = <p_i, v_c> / sum_i, key tile by key tile so that the block's tile of P stays in L1
+  // across all channels; four queries at a time, so that four independent accumulator chains hide
+  // the FMA latency and each value load serves four products.
   for (int64_t c = 0; c < shape.value_channels; ++c) {
-    const float* vc = v + c * n;
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-      const float* p0 = probabilities + r * n;
-      const float* p1 = p0 + n;
-      const float* p2 = p1 + n;
-      const float* p3 = p2 + n;
-      float acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) out[c * n + first + r] = 0.0f;
+  }
+  for (int64_t tile = 0; tile < n; tile += kKeyTile) {
+    const int64_t width = std::min(kKeyTile, n - tile);
+    for (int64_t c = 0; c < shape.value_channels; ++c) {
+      const float* vc = v + c * n + tile;
+      float* out_c = out + c * n + first;
+      int64_t r = 0;
+      for (; r + 4 <= rows; r += 4) {
+        const float* p0 = probabilities + r * stride + tile;
+        const float* p1 = p0 + stride;
+        const float* p2 = p1 + stride;
+        const float* p3 = p2 + stride;
+        float acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
 #pragma omp simd reduction(+ : acc0, acc1, acc2, acc3)
-      for (int64_t j = 0; j < n; ++j) {
-        acc0 += p0[j] * vc[j];
-        acc1 += p1[j] * vc[j];
-        acc2 += p2[j] * vc[j];
-        acc3 += p3[j] * vc[j];
+        for (int64_t j = 0; j < width; ++j) {
+          acc0 += p0[j] * vc[j];
+          acc1 += p1[j] * vc[j];
+          acc2 += p2[j] * vc[j];
+          acc3 += p3[j] * vc[j];
+        }
+        out_c[r] += acc0;
+        out_c[r + 1] += acc1;
+        out_c[r + 2] += acc2;
+        out_c[r + 3] += acc3;
       }
-      float* out_c = out + c * n + first + r;
-      out_c[0] = acc0 * inverse_sum[r];
-      out_c[1] = acc1 * inverse_sum[r + 1];
-      out_c[2] = acc2 * inverse_sum[r + 2];
-      out_c[3] = acc3 * inverse_sum[r + 3];
-    }
-    for (; r < rows; ++r) {
-      const float* p = probabilities + r * n;
-      float acc = 0.0f;
+      for (; r < rows; ++r) {
+        const float* p = probabilities + r * stride + tile;
+        float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
-      for (int64_t j = 0; j < n; ++j) acc += p[j] * vc[j];
-      out[c * n + first + r] = acc * inverse_sum[r];
+        for (int64_t j = 0; j < width; ++j) acc += p[j] * vc[j];
+        out_c[r] += acc;
+      }
     }
+  }
+  for (int64_t c = 0; c < shape.value_channels; ++c) {
+    for (int64_t r = 0; r < rows; ++r) out[c * n + first + r] *= inverse_sum[r];
   }
 }
 
 // Backward of queries [first, first + rows) of one sample: writes dq[:, i] for those queries and
-// adds their share of dk and dv into the caller's accumulators. Scratch: two rows x N buffers.
+// adds their share of dk and dv into the caller's accumulators. Scratch: two rows x row_stride(N)
+// buffers. After P is rebuilt for the block, the work runs tile by tile along the keys, so that
+// the block's slices of P, dP and dS (rows x kKeyTile floats each) are reused from L1 by the
+// channel loops instead of being streamed from L2 once per channel.
 UGS_ALWAYS_INLINE void backward_block_body(const float* q, const float* k, const float* v,
                                            const float* out, const float* log_sum_exp,
                                            const float* dout, float* dq, float* dk_sum,
@@ -138,55 +209,85 @@ UGS_ALWAYS_INLINE void backward_block_body(const float* q, const float* k, const
                                            int64_t rows, float* probabilities,
                                            float* score_grads) {
   const int64_t n = shape.pixels;
+  const int64_t stride = row_stride(n);
   const int64_t d = shape.key_channels;
   const int64_t channels = shape.value_channels;
+  float delta[kQueryBlock];  // <dout_i, out_i> = sum_j P_ij dP_ij, the softmax backward's row term
   for (int64_t r = 0; r < rows; ++r) {
-    float* p = probabilities + r * n;
+    float* p = probabilities + r * stride;
     query_scores(q, k, shape, first + r, p);
-    const float lse = log_sum_exp[first + r];
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) p[j] = exp_approx(p[j] - lse);
-    std::fill(score_grads + r * n, score_grads + (r + 1) * n, 0.0f);
-  }
-  // dP[r, j] = sum_c dout[c, i] * v[c, j]; each value row is read once for the whole block.
-  for (int64_t c = 0; c < channels; ++c) {
-    const float* vc = v + c * n;
-    for (int64_t r = 0; r < rows; ++r) {
-      const float g = dout[c * n + first + r];
-      float* dp = score_grads + r * n;
-      for (int64_t j = 0; j < n; ++j) dp[j] += g * vc[j];
-    }
-  }
-  // dS = P * (dP - <dout_i, out_i>): the softmax backward, with the row sum of P*dP taken from the
-  // C-long dot product instead of an N-long one.
-  for (int64_t r = 0; r < rows; ++r) {
-    float delta = 0.0f;
-    for (int64_t c = 0; c < channels; ++c) delta += dout[c * n + first + r] * out[c * n + first + r];
-    const float* p = probabilities + r * n;
-    float* ds = score_grads + r * n;
-    for (int64_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - delta);
-  }
-  for (int64_t c = 0; c < channels; ++c) {
-    float* dvc = dv_sum + c * n;
-    for (int64_t r = 0; r < rows; ++r) {
-      const float g = dout[c * n + first + r];
-      const float* p = probabilities + r * n;
-      for (int64_t j = 0; j < n; ++j) dvc[j] += g * p[j];
-    }
+    exp_shifted_in_place(p, n, log_sum_exp[first + r]);
+    delta[r] = 0.0f;
+    for (int64_t c = 0; c < channels; ++c) delta[r] += dout[c * n + first + r] * out[c * n + first + r];
   }
   for (int64_t e = 0; e < d; ++e) {
-    float* dke = dk_sum + e * n;
-    const float* ke = k + e * n;
-    for (int64_t r = 0; r < rows; ++r) {
-      const float qe = q[e * n + first + r];
-      const float* ds = score_grads + r * n;
-      float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-      for (int64_t j = 0; j < n; ++j) {
-        dke[j] += qe * ds[j];
-        acc += ds[j] * ke[j];
+    for (int64_t r = 0; r < rows; ++r) dq[e * n + first + r] = 0.0f;
+  }
+  for (int64_t tile = 0; tile < n; tile += kKeyTile) {
+    const int64_t width = std::min(kKeyTile, n - tile);
+    // dP[r, j] = sum_c dout[c, i] * v[c, j], four channels per pass over the tile (a load and a
+    // store of dP then serve four FMAs).
+    for (int64_t r = 0; r < rows; ++r) std::fill_n(score_grads + r * stride + tile, width, 0.0f);
+    int64_t c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const float* v0 = v + c * n + tile;
+      const float* v1 = v0 + n;
+      const float* v2 = v1 + n;
+      const float* v3 = v2 + n;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* g = dout + c * n + first + r;
+        const float g0 = g[0], g1 = g[n], g2 = g[2 * n], g3 = g[3 * n];
+        float* dp = score_grads + r * stride + tile;
+        for (int64_t j = 0; j < width; ++j) dp[j] += g0 * v0[j] + g1 * v1[j] + g2 * v2[j] + g3 * v3[j];
       }
-      dq[e * n + first + r] = acc;
+    }
+    for (; c < channels; ++c) {
+      const float* vc = v + c * n + tile;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float g = dout[c * n + first + r];
+        float* dp = score_grads + r * stride + tile;
+        for (int64_t j = 0; j < width; ++j) dp[j] += g * vc[j];
+      }
+    }
+    // dS = P * (dP - delta), in place of dP.
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* p = probabilities + r * stride + tile;
+      float* ds = score_grads + r * stride + tile;
+      for (int64_t j = 0; j < width; ++j) ds[j] = p[j] * (ds[j] - delta[r]);
+    }
+    // dV[c, j] += sum_r dout[c, i] * P[r, j], four rows per pass.
+    for (int64_t ch = 0; ch < channels; ++ch) {
+      float* dvc = dv_sum + ch * n + tile;
+      const float* g = dout + ch * n + first;
+      int64_t r = 0;
+      for (; r + 4 <= rows; r += 4) {
+        const float* p0 = probabilities + r * stride + tile;
+        const float* p1 = p0 + stride;
+        const float* p2 = p1 + stride;
+        const float* p3 = p2 + stride;
+        const float g0 = g[r], g1 = g[r + 1], g2 = g[r + 2], g3 = g[r + 3];
+        for (int64_t j = 0; j < width; ++j) dvc[j] += g0 * p0[j] + g1 * p1[j] + g2 * p2[j] + g3 * p3[j];
+      }
+      for (; r < rows; ++r) {
+        const float* p = probabilities + r * stride + tile;
+        for (int64_t j = 0; j < width; ++j) dvc[j] += g[r] * p[j];
+      }
+    }
+    // dK[e, j] += sum_r q[e, i] * dS[r, j];  dQ[e, i] += sum_j dS[r, j] * k[e, j]
+    for (int64_t e = 0; e < d; ++e) {
+      float* dke = dk_sum + e * n + tile;
+      const float* ke = k + e * n + tile;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float qe = q[e * n + first + r];
+        const float* ds = score_grads + r * stride + tile;
+        float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t j = 0; j < width; ++j) {
+          dke[j] += qe * ds[j];
+          acc += ds[j] * ke[j];
+        }
+        dq[e * n + first + r] += acc;
+      }
     }
   }
 }
@@ -286,7 +387,7 @@ std::pair<torch::Tensor, torch::Tensor> fused_forward(const torch::Tensor& q, co
   float* lse_data = log_sum_exp.data_ptr<float>();
   const ForwardBlock run_block = forward_block();
   at::parallel_for(0, batch * view.blocks, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> probabilities(static_cast<size_t>(kQueryBlock * n));
+    std::vector<float> probabilities(static_cast<size_t>(kQueryBlock * row_stride(n)));
     for (int64_t item = begin; item < end; ++item) {
       const int64_t b = item / view.blocks;
       const int64_t first = (item % view.blocks) * kQueryBlock;
@@ -325,8 +426,8 @@ std::vector<torch::Tensor> fused_backward(const torch::Tensor& q, const torch::T
     const float* lse_b = log_sum_exp.data_ptr<float>() + b * n;
     float* dq_b = dq.data_ptr<float>() + b * view.q_stride;
     at::parallel_for(0, tasks, 1, [&](int64_t task_begin, int64_t task_end) {
-      std::vector<float> probabilities(static_cast<size_t>(kQueryBlock * n));
-      std::vector<float> score_grads(static_cast<size_t>(kQueryBlock * n));
+      std::vector<float> probabilities(static_cast<size_t>(kQueryBlock * row_stride(n)));
+      std::vector<float> score_grads(static_cast<size_t>(kQueryBlock * row_stride(n)));
       for (int64_t task = task_begin; task < task_end; ++task) {
         float* dk_sum = sums.data_ptr<float>() + task * sums.size(1) * n;
         float* dv_sum = dk_sum + d * n;

@@ -1,5 +1,6 @@
 #include "ugs/model/ugsnet.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
