@@ -6,6 +6,7 @@
 #include "ugs/model/nested_unet.h"
 #include "ugs/model/network.h"
 #include "ugs/model/r2unet.h"
+#include "ugs/model/ugsnet.h"
 #include "ugs/model/unet.h"
 
 namespace ugs::model {
@@ -40,6 +41,13 @@ const NetworkEntry kNetworks[] = {
     {"attunet", build<AttUNetImpl>},
     {"nested-unet", build<NestedUNetImpl>},
     {"channel-unet", build<ChannelUNetImpl>},
+    {"ugsnet-v1", make_ugsnet},
+    {"ugsnet", make_ugsnet},
+    // Table II's ablation rows between V1 and UGS-Net.
+    {"ugsnet-v1-phi-a", make_ugsnet},
+    {"ugsnet-v1-phi-b", make_ugsnet},
+    {"ugsnet-v1-phi-ab", make_ugsnet},
+    {"ugsnet-v1-iucm", make_ugsnet},
 };
 
 }  // namespace
