@@ -16,7 +16,7 @@ TEST(NetworkFactory, BuildsEveryNameItListsAndTheFamilyHasUncertaintyHeads) {
     SCOPED_TRACE(name);
     ModelConfig config;
     config.name = name;
-    config.base_width = 4;
+    config.base_width = 16;  // small, yet wide enough for every network's channel splits
     auto network = ugs::model::make_network(config);
     torch::NoGradGuard no_grad;
     network->eval();
