@@ -23,9 +23,8 @@ struct ScoreArguments {
 
 void add_score_command(CLI::App& app) {
   auto arguments = std::make_shared<ScoreArguments>();
-  CLI::App* command = app.add_subcommand(
-      "score",
-      "Score a predictions file against a nodule store.\n"
+  CLI::App* command = add_command(
+      app, "score", "Score a predictions file against a nodule store",
       "The segmentation /segmentation (X_S), thresholded at >= 0.5, is compared per nodule with each\n"
       "annotator's mask (label_1 is the paper's Label_1; label_mean is the mean over the nodule's\n"
       "annotators), the union and the intersection of the annotators' masks, by DSC, IoU and NSD\n"

@@ -39,7 +39,7 @@ class Network : public torch::nn::Module {
 struct ModelConfig {
   std::string name = "ugsnet";  // one of network_names()
   int in_channels = 1;          // 1 (one HU window) or 3 (the published three windows)
-  int base_width = 64;          // channels of the first level; the others double per level
+  int base_width = 64;          // scales the reference widths by base_width/64 (64: the reference)
 };
 
 // Builds the network `config.name` with freshly initialised weights (PyTorch's default init).
