@@ -91,6 +91,7 @@ void consume(const std::shared_ptr<const worker::NoduleTensors>& data, double st
   worker::LoaderOptions options;
   options.batch_size = kBatch;
   options.augment.flips = options.augment.rot90 = true;
+  options.pin_memory = torch::cuda::is_available();  // as a CUDA job runs it
   worker::BatchLoader loader(data, options);
   const int steps = kEpochs * loader.steps_per_epoch();
   const Clock::time_point start = Clock::now();
@@ -117,8 +118,9 @@ int main(int argc, char** argv) {
     const storage::NoduleStore store = storage::NoduleStore::open(dir);
     std::vector<std::size_t> all(store.size());
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    std::printf("store: %zu nodules of %dx%d, %d threads for LibTorch\n", store.size(), kCrop, kCrop,
-                torch::get_num_threads());
+    std::printf("store: %zu nodules of %dx%d, %d threads for LibTorch, BatchLoader with %s memory\n",
+                store.size(), kCrop, kCrop, torch::get_num_threads(),
+                torch::cuda::is_available() ? "page-locked" : "pageable");
 
     for (const char* windows : {"published1", "published3"}) {
       worker::PreprocessConfig config;

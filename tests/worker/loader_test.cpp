@@ -240,6 +240,19 @@ TEST(Loader, StatsCountBatchesAndWaits) {
   EXPECT_GT(stats.produce_seconds, 0.0);
 }
 
+// Only where LibTorch sees a GPU (the GPU check): page-locked batches copy to the device unchanged.
+TEST(Loader, PinnedBatchesOnGpuMachines) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  LoaderOptions options = options_of(8);
+  options.pin_memory = true;
+  BatchLoader loader(tensors(20), options);
+  const Batch batch = loader.next();
+  EXPECT_TRUE(batch.images.is_pinned());
+  EXPECT_TRUE(batch.annotator_mean.is_pinned());
+  const torch::Tensor on_gpu = batch.images.to(torch::kCUDA, /*non_blocking=*/true);
+  EXPECT_TRUE(torch::equal(on_gpu.cpu(), batch.images));
+}
+
 TEST(Loader, BadOptionsAreRefused) {
   const auto data = tensors(6);
   LoaderOptions options = options_of(4);

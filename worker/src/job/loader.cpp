@@ -170,11 +170,16 @@ Batch make_batch(const NoduleTensors& data, const std::vector<std::size_t>& orde
     copy_plane(nodule_masks + kTargetPlane * pixels, target, pixels, map);
     copy_plane(nodule_masks + kUnionPlane * pixels, union_mask, pixels, map);
     copy_plane(nodule_masks + kIntersectionPlane * pixels, intersection, pixels, map);
+    const std::int64_t count = counts[n];
     for (int j = 0; j < storage::kMaxAnnotators; ++j) {
-      copy_plane(nodule_masks + (kFirstAnnotatorPlane + j) * pixels, annotators + j * pixels, pixels, map);
+      float* plane = annotators + j * pixels;
+      if (j < count) {
+        copy_plane(nodule_masks + (kFirstAnnotatorPlane + j) * pixels, plane, pixels, map);
+      } else {
+        std::fill(plane, plane + pixels, 0.0f);  // an absent reader's plane is zero, whatever the transform
+      }
     }
 
-    const std::int64_t count = counts[n];
     float* mean = out_mean + i * pixels;
     if (count > 0) {
       std::fill(mean, mean + pixels, 0.0f);
