@@ -218,19 +218,15 @@ void visit_tables(V& v, Config& c) {
 
 class KeyCollector {
  public:
-  struct Keys {
-    std::vector<std::string> tables;
-    std::map<std::string, std::vector<std::string>> keys;  // table -> its keys
-  };
+  using Keys = std::map<std::string, std::vector<std::string>>;  // table -> its keys
 
   template <class T, class... Rule>
   void field(std::string_view key, T&, const Rule&...) {
-    keys_.keys[table_].emplace_back(key);
+    keys_[table_].emplace_back(key);
   }
   template <class Section>
   void table(const char* name, Section& section) {
     table_ = name;
-    keys_.tables.emplace_back(name);
     visit(*this, section);
   }
   static const Keys& all() {
@@ -247,6 +243,14 @@ class KeyCollector {
   std::string table_;
   Keys keys_;
 };
+
+// The table that has a key named `key`, or "" if none has.
+std::string table_with_key(std::string_view key) {
+  for (const auto& [table, keys] : KeyCollector::all()) {
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) return table;
+  }
+  return "";
+}
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -406,13 +410,8 @@ class TableReader {
       const std::string suggestion = closest(key.str(), read_);
       if (!suggestion.empty()) {
         message += "; did you mean '" + suggestion + "'?";
-      } else {
-        for (const auto& [table, keys] : KeyCollector::all().keys) {
-          if (std::find(keys.begin(), keys.end(), key.str()) != keys.end()) {
-            message += "; '" + std::string(key.str()) + "' belongs in [" + table + "]";
-            break;
-          }
-        }
+      } else if (const std::string table = table_with_key(key.str()); !table.empty()) {
+        message += "; '" + std::string(key.str()) + "' belongs in [" + table + "]";
       }
       fail(source_, key.source(), message);
     }
@@ -469,15 +468,11 @@ class DocumentReader {
       std::string message = "unknown " + std::string(node.is_table() ? "table [" : "top-level key '") +
                             std::string(key.str()) + (node.is_table() ? "]" : "'");
       const std::string suggestion = closest(key.str(), read_);
+      const std::string table = node.is_table() ? "" : table_with_key(key.str());
       if (!suggestion.empty()) {
         message += "; did you mean [" + suggestion + "]?";
-      } else if (!node.is_table()) {
-        for (const auto& [table, keys] : KeyCollector::all().keys) {
-          if (std::find(keys.begin(), keys.end(), key.str()) != keys.end()) {
-            message += "; did you mean '" + std::string(key.str()) + "' in [" + table + "]?";
-            break;
-          }
-        }
+      } else if (!table.empty()) {
+        message += "; did you mean '" + std::string(key.str()) + "' in [" + table + "]?";
       }
       fail(source_, key.source(), message);
     }

@@ -97,10 +97,9 @@ NoduleTensors preprocess(const std::vector<Nodule>& nodules, const StoreAttribut
   NoduleTensors result;
   const auto n = static_cast<std::int64_t>(nodules.size());
   result.images = resize(window(raw_images(nodules, attributes), attributes, config), config.size).contiguous();
-  result.annotator_count = torch::empty({n}, torch::kInt64);
-  for (std::int64_t i = 0; i < n; ++i) {
-    result.annotator_count[i] = nodules[static_cast<std::size_t>(i)].info.annotator_count;
-  }
+  std::vector<std::int64_t> counts;
+  for (const Nodule& nodule : nodules) counts.push_back(nodule.info.annotator_count);
+  result.annotator_count = torch::tensor(counts, torch::kInt64);
 
   auto threshold = [&](const torch::Tensor& planes) { return resize(planes, config.size).ge(config.mask_threshold); };
   torch::Tensor annotators, union_mask, intersection;  // bool [n, ., S, S]
