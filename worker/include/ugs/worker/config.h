@@ -88,8 +88,8 @@ inline const std::vector<HuWindow> kPublishedWindows = {{-1000, 800}, {-160, 240
 struct PreprocessConfig {
   int size = 64;  // crops are resized to size x size (bilinear, PyTorch's align_corners=false)
   // One input channel per window. TOML: a list of [lo, hi] pairs, or "published3" (the three
-  // published windows) or "published1" (the first of them, [-1000, 800]). Ignored by the windows'
-  // bounds for 8-bit stores, whose values are mapped v/255 (one channel only).
+  // published windows) or "published1" (the first of them, [-1000, 800]). An 8-bit store takes
+  // exactly one entry, whose bounds it does not use (its values map to v/255; preprocess.h).
   std::vector<HuWindow> windows = {kPublishedWindows.front()};
   double mask_threshold = 0.5;  // a resized mask pixel is foreground when >= this
 };

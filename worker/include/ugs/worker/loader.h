@@ -27,8 +27,8 @@
 // - Resuming at (epoch, step) gives exactly the batches an uninterrupted run would have seen.
 //
 // The background thread keeps up to `prefetch_batches` batches ready and makes batches across epoch
-// boundaries, so the training thread waits only if a step is faster than making a batch (about a
-// millisecond for 32 nodules, bench/RESULTS-worker-data.md).
+// boundaries, so the training thread waits only if a step is faster than making a batch (0.4 to 2 ms
+// for 32 nodules on a 2-core VM, bench/RESULTS-worker-data.md).
 //
 // Errors: the constructor throws std::invalid_argument for bad options (an empty data set, batch
 // size < 1, rank outside [0, world_size), a drop policy that leaves no batch). An exception inside
