@@ -41,7 +41,7 @@ struct ModelConfig {
   int in_channels = 1;          // 1 (one HU window) or 3 (the published three windows)
   int base_width = 64;          // scales the reference widths by base_width/64 (64: the reference)
   int depth = 5;                // levels of the U-Net backbone; H and W must divide by 2^(depth-1)
-  int gabor_kernel_size = 0;    // UGS-Net family: 0 = the variant's own (1 for ugsnet-v1*, 3 else)
+  int gabor_kernel_size = 0;    // UGS-Net family: 0 = the variant's own (1 published V1, 3 journal)
 };
 
 // Builds the network `config.name` with freshly initialised weights (PyTorch's default init).
