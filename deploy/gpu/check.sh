@@ -31,7 +31,7 @@ time cmake --build build-gpu --parallel "$(nproc)" --target ugs_model_tests benc
   >"$out/build.log" 2>&1 || { tail -n 60 "$out/build.log"; exit 1; }
 
 echo "== model tests on CUDA"
-UGS_TEST_DEVICE=cuda build-gpu/ugs_model_tests --gtest_brief=1 2>&1 | tee "$out/tests.log" | tail -n 25
+UGS_TEST_DEVICE=cuda build-gpu/tests/ugs_model_tests --gtest_brief=1 2>&1 | tee "$out/tests.log" | tail -n 25
 
 echo "== training step, C++ (ugs) and the published PyTorch code, same GPU"
 table=$out/step-table.md

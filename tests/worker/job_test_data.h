@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/test_nodules.h"
+#include "storage/test_support.h"
 #include "ugs/storage/store.h"
 
 namespace ugs::worker::testing {
