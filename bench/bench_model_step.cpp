@@ -6,7 +6,7 @@
 //
 // Step time: the median and the minimum over the timed steps (the minimum is the least disturbed by
 // other processes on a shared machine), and the process's CPU time per step over all threads.
-// Each network runs in its own child process, so that its peak memory is its own: on the CPU the
+// On the CPU each network runs in its own child process, so that its peak memory is its own: on the CPU the
 // peak resident set (VmHWM, reset just before the first step) and that peak minus the resident set
 // before the first step (the step's working set: activations, gradients, Adam state, allocator
 // slack); on CUDA the caching allocator's peak of allocated bytes.
@@ -246,31 +246,36 @@ StepResult run_network(const BenchOptions& options, const std::string& name) {
   return {times[times.size() / 2], times.front(), cpu_per_step, peak, baseline};
 }
 
-// Runs one network in a child process and relays its result line; false if the child failed.
+// Times one network and prints its result line; false if it failed.
+bool run_and_report(const BenchOptions& options, const std::string& name) {
+  try {
+    const StepResult r = run_network(options, name);
+    const double samples_per_s = options.batch * 1000.0 / r.median_ms;
+    if (options.markdown_row) {
+      std::printf("| C++ (ugs) | %s | %d | %s | %.1f | %.1f | %.2f |\n", name.c_str(), options.batch,
+                  options.dtype.c_str(), r.median_ms, samples_per_s, r.peak_mib / 1024.0);
+    } else {
+      std::printf("| %-16s | %-4s | %-5s | %5d | %7d | %9.1f | %9.1f | %10.2f | %9.2f | %12.0f | %8.0f |\n",
+                  name.c_str(), options.device.c_str(), options.dtype.c_str(), options.batch,
+                  options.threads, r.median_ms, r.min_ms, r.cpu_seconds, samples_per_s, r.peak_mib,
+                  r.peak_mib - r.baseline_mib);
+    }
+    std::fflush(stdout);
+    return true;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "bench_model_step: %s: %s\n", name.c_str(), error.what());
+    return false;
+  }
+}
+
+// On the CPU each network runs in a child process, so that the peak resident set is its own. (On
+// CUDA the allocator's peak is reset per network instead: a child forked after CUDA is initialised
+// cannot use it.)
 bool run_in_child(const BenchOptions& options, const std::string& name) {
   std::cout.flush();
   const pid_t child = fork();
   if (child < 0) throw std::runtime_error("fork failed");
-  if (child == 0) {
-    try {
-      const StepResult r = run_network(options, name);
-      const double samples_per_s = options.batch * 1000.0 / r.median_ms;
-      if (options.markdown_row) {
-        std::printf("| C++ (ugs) | %s | %d | %s | %.1f | %.1f | %.2f |\n", name.c_str(), options.batch,
-                    options.dtype.c_str(), r.median_ms, samples_per_s, r.peak_mib / 1024.0);
-      } else {
-        std::printf("| %-16s | %-4s | %-5s | %5d | %7d | %9.1f | %9.1f | %10.2f | %9.2f | %12.0f | %8.0f |\n",
-                    name.c_str(), options.device.c_str(), options.dtype.c_str(), options.batch,
-                    options.threads, r.median_ms, r.min_ms, r.cpu_seconds, samples_per_s, r.peak_mib,
-                    r.peak_mib - r.baseline_mib);
-      }
-      std::fflush(stdout);
-      std::_Exit(0);
-    } catch (const std::exception& error) {
-      std::fprintf(stderr, "bench_model_step: %s: %s\n", name.c_str(), error.what());
-      std::_Exit(1);
-    }
-  }
+  if (child == 0) std::_Exit(run_and_report(options, name) ? 0 : 1);
   int status = 0;
   waitpid(child, &status, 0);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -307,6 +312,8 @@ int main(int argc, char** argv) {
               << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   }
   bool ok = true;
-  for (const auto& name : options.networks) ok = run_in_child(options, name) && ok;
+  for (const auto& name : options.networks) {
+    ok = (device.is_cpu() ? run_in_child(options, name) : run_and_report(options, name)) && ok;
+  }
   return ok ? 0 : 1;
 }
