@@ -11,7 +11,9 @@ loop on the CPU gives the same values, slower). Inputs are random 64x64 images a
   ugsnet_v1_step.py                                   # batch 2, 2 threads, CPU, fp32
   ugsnet_v1_step.py --device cuda --batch 32 --dtype bf16 --markdown-row
 
-Memory, as bench_model_step reports it: on the CPU the peak resident set (VmHWM, reset just before
+Figures as bench_model_step reports them. Step time: the median and the minimum over the timed
+steps (the minimum is the least disturbed by other processes on a shared machine), and the process's
+CPU time per step over all threads. Memory: on the CPU the peak resident set (VmHWM, reset just before
 the first step) and that peak minus the resident set before the first step (the step's working set:
 activations, gradients, Adam state, allocator slack); on CUDA the caching allocator's peak of
 allocated bytes.
@@ -100,11 +102,13 @@ def main():
         step()
     synchronize()
     times = []
+    cpu_start = time.process_time()
     for _ in range(args.iterations):
         start = time.perf_counter()
         step()
         synchronize()
         times.append((time.perf_counter() - start) * 1000)
+    cpu_per_step = (time.process_time() - cpu_start) / args.iterations
     median_ms = statistics.median(times)
     peak = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
             else proc_status_mib("VmHWM"))
@@ -116,15 +120,16 @@ def main():
         return 0
     print(f"PyTorch {torch.__version__}, published UGS-Net V1 (vectorised Otsu), input "
           f"{args.in_channels}x{args.size}x{args.size}, median of {args.iterations} steps after "
-          f"{args.warmup} warm-up (min {min(times):.1f} ms, max {max(times):.1f} ms)")
+          f"{args.warmup} warm-up")
     print("memory: " + ("peak bytes allocated by the CUDA caching allocator" if device.type == "cuda"
                         else "peak RSS, and peak RSS minus the RSS before the first step"))
-    print("| network          | dev  | dtype | batch | threads |    step ms | samples/s | "
-          + ("peak MiB      | step MiB     |" if device.type == "cuda" else "peak RSS MiB | step MiB     |"))
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| network          | dev  | dtype | batch | threads | median ms |    min ms | CPU s/step | "
+          "samples/s |" + ("     peak MiB | step MiB |" if device.type == "cuda"
+                           else " peak RSS MiB | step MiB |"))
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print(f"| {'ugsnet-v1':<16} | {args.device:<4} | {args.dtype:<5} | {args.batch:5d} | "
-          f"{args.threads:7d} | {median_ms:10.1f} | {samples_per_s:9.2f} | {peak:13.0f} | "
-          f"{peak - baseline:12.0f} |")
+          f"{args.threads:7d} | {median_ms:9.1f} | {min(times):9.1f} | {cpu_per_step:10.2f} | "
+          f"{samples_per_s:9.2f} | {peak:12.0f} | {peak - baseline:8.0f} |")
     return 0
 
 

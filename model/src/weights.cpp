@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <map>
 #include <optional>
 #include <stdexcept>
 #include <unordered_map>
@@ -266,11 +265,12 @@ class StorageReader {
     } catch (const c10::Error& error) {
       fail(source_, "cannot read record " + record + ": " + first_line(error));
     }
-    const size_t expected = static_cast<size_t>(ref.storage_numel) * c10::elementSize(ref.dtype);
-    if (size != expected)
-      fail(source_, "record " + record + " holds " + std::to_string(size) + " bytes, its " +
+    const size_t element_size = c10::elementSize(ref.dtype);
+    // Compared by division: the element count comes from the file, and a product could overflow.
+    if (size % element_size != 0 || size / element_size != static_cast<uint64_t>(ref.storage_numel))
+      fail(source_, "record " + record + " holds " + std::to_string(size) + " bytes, not the " +
                         std::to_string(ref.storage_numel) + " " + c10::toString(ref.dtype) +
-                        " elements need " + std::to_string(expected));
+                        " elements that tensor '" + name + "' says");
     torch::Tensor storage =
         torch::empty({ref.storage_numel}, torch::TensorOptions().dtype(ref.dtype));
     if (size > 0) std::memcpy(storage.data_ptr(), data.get(), size);

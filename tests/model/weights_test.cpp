@@ -277,4 +277,29 @@ TEST(Weights, MalformedPickleFailsWithOneLine) {
   fs::remove(file);
 }
 
+TEST(Weights, StorageRecordOfTheWrongSizeFailsWithOneLine) {
+  // A file written by ugs, copied record by record except the first tensor's storage, cut short.
+  const fs::path good = temporary_path("good.pt");
+  write_pytorch_state_dict({{"w", torch::ones({2, 3})}}, good);
+  const fs::path bad = temporary_path("short-record.pt");
+  {
+    caffe2::serialize::PyTorchStreamReader in(good.string());
+    std::ofstream out(bad, std::ios::binary);
+    caffe2::serialize::PyTorchStreamWriter archive([&out](const void* data, size_t size) {
+      out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+      return size;
+    });
+    for (const char* name : {"data.pkl", "data/0"}) {
+      auto [data, size] = in.getRecord(name);
+      archive.writeRecord(name, data.get(), std::string(name) == "data/0" ? size - 4 : size);
+    }
+    archive.writeEndOfFile();
+  }
+  EXPECT_EQ(error_of([&] { read_pytorch_state_dict(bad); }),
+            bad.string() + ": record data/0 holds 20 bytes, not the 6 Float elements that tensor "
+                           "'w' says");
+  fs::remove(good);
+  fs::remove(bad);
+}
+
 }  // namespace

@@ -4,12 +4,12 @@
 //   * the ugs weights file (a LibTorch archive, what `ugs weights import --out` writes):
 //     save_weights / load_weights.
 // Names are PyTorch's state-dict keys ("Conv1.conv.0.weight", "Conv1.conv.1.running_mean"), which
-// the networks of ugs register exactly (model/include/ugs/model/network.h).
+// the networks of ugs register exactly.
 //
 //   ModelConfig config;
 //   config.name = "ugsnet-v1";
 //   config.in_channels = 3;
-//   std::shared_ptr<Network> net = make_network(config);
+//   std::shared_ptr<Network> net = make_ugsnet(config);          // ugs/model/ugsnet.h
 //   load_pytorch_state_dict(*net, "mymodel_fold1.pth.tar");       // the published trainer's file
 //   storage::write_file_atomically("v1.pt", [&](const auto& tmp) { save_weights(*net, tmp); });
 //
