@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "ugs/model/ugsnet.h"
+#include "ugs/model/network.h"
 #include "ugs/model/weights.h"
 #include "ugs/storage/atomic_file.h"
 
@@ -26,7 +26,7 @@ std::shared_ptr<model::Network> build_network(const WeightsOptions& options) {
   model::ModelConfig config;
   config.name = options.model;
   config.in_channels = options.in_channels;
-  return model::make_ugsnet(config);
+  return model::make_network(config);
 }
 
 int64_t parameter_count(const torch::nn::Module& module) {
@@ -58,15 +58,9 @@ void export_weights(const WeightsOptions& options) {
               options.input.c_str());
 }
 
-std::vector<std::string> network_names() {
-  std::vector<std::string> names;
-  for (const model::UgsVariant& variant : model::ugsnet_variants()) names.push_back(variant.name);
-  return names;
-}
-
 void add_model_options(CLI::App& command, WeightsOptions& options) {
   command.add_option("--model", options.model, "The network the weights belong to")
-      ->check(CLI::IsMember(network_names()))
+      ->check(CLI::IsMember(model::network_names()))
       ->capture_default_str();
   command.add_option("--in-channels", options.in_channels,
                      "Input channels of the network: 3 (the published three HU windows) or 1")
