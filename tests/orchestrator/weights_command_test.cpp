@@ -2,34 +2,19 @@
 // a file out that PyTorch loads with torch.load(weights_only=True) + load_state_dict(strict=True).
 // The PyTorch side is tests/fixtures/ugsnet_v1_reference.py (see tests/fixtures/pytorch_fixture.h).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include "fixtures/pytorch_fixture.h"
+#include "storage/test_support.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult run_ugs(const std::string& arguments) {
-  const std::string command = std::string(UGS_BINARY) + " " + arguments + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) throw std::runtime_error("cannot run " + command);
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+using ugs::storage::testing::CommandResult;
+using ugs::storage::testing::run_ugs;
 
 class WeightsCommand : public ::testing::Test {
  protected:
