@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The GPU check, run in the project root on the GPU machine (../shared/device/README.md describes it):
-# builds ugs against that machine's CUDA LibTorch with UGS_WITH_CUDA=ON, runs the model tests on the
-# GPU, and times a training step of ugsnet-v1 and ugsnet at batch 8 and 32 in fp32 and bf16, next to
-# the published PyTorch code on the same GPU in the same run. A short table comes last.
+# builds ugs against that machine's CUDA LibTorch with UGS_WITH_CUDA=ON (and its g++ 13), runs the
+# whole test suite there with the model tests on the GPU, and times a training step of ugsnet-v1 and
+# ugsnet at batch 8 and 32 in fp32 and bf16, next to the published PyTorch code on the same GPU in
+# the same run. A short table comes last.
 #
-#   deploy/gpu/check.sh        needs .device-debs/ (../shared/device/fetch-debs.sh) and
-#                              .device-shared/reference (a copy of ../shared/reference)
+#   deploy/gpu/check.sh [--no-bench]   needs .device-debs/ (../shared/device/fetch-debs.sh) and
+#                                      .device-shared/ (a copy of ../shared's reference, golden, data)
 # Logs and the table go to $OUT when set (the device tool), else to gpu-check/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+bench=yes
+[[ ${1:-} == --no-bench ]] && bench=no
 out=${OUT:-gpu-check}
 mkdir -p "$out"
 exec > >(tee "$out/check.log") 2>&1
@@ -27,11 +30,13 @@ python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.versio
 
 time cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DUGS_WITH_CUDA=ON \
   -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr" -DUGS_SHARED_DIR="$PWD/.device-shared" >"$out/configure.log"
-time cmake --build build-gpu --parallel "$(nproc)" --target ugs_model_tests bench_model_step \
-  >"$out/build.log" 2>&1 || { tail -n 60 "$out/build.log"; exit 1; }
+time cmake --build build-gpu --parallel "$(nproc)" >"$out/build.log" 2>&1 || { tail -n 60 "$out/build.log"; exit 1; }
 
-echo "== model tests on CUDA"
-UGS_TEST_DEVICE=cuda build-gpu/tests/ugs_model_tests --gtest_brief=1 2>&1 | tee "$out/tests.log" | tail -n 25
+echo "== the test suite, model tests on CUDA"
+UGS_TEST_DEVICE=cuda ctest --test-dir build-gpu --parallel 8 --output-on-failure >"$out/tests.log" 2>&1 \
+  || { grep -E "Failed|Error" "$out/tests.log" | head -n 40; exit 1; }
+tail -n 3 "$out/tests.log"
+[[ $bench == yes ]] || exit 0
 
 echo "== training step, C++ (ugs) and the published PyTorch code, same GPU"
 table=$out/step-table.md
