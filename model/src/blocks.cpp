@@ -14,6 +14,10 @@ ConvBlockImpl::ConvBlockImpl(int64_t in_channels, int64_t out_channels)
 
 torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x) { return conv->forward(x); }
 
+nn::ConvTranspose2d up_convolution(int64_t in_channels, int64_t out_channels) {
+  return nn::ConvTranspose2d(nn::ConvTranspose2dOptions(in_channels, out_channels, 2).stride(2));
+}
+
 UpConvImpl::UpConvImpl(int64_t in_channels, int64_t out_channels)
     : up(nn::Upsample(nn::UpsampleOptions().scale_factor(std::vector<double>{2.0, 2.0})
                           .mode(torch::kNearest)),

@@ -12,10 +12,6 @@ constexpr const char* kName = "channel-unet";
 // Four 2x2 max-pools.
 constexpr int64_t kSizeMultiple = 16;
 
-nn::ConvTranspose2d up_convolution(int64_t in_channels, int64_t out_channels) {
-  return nn::ConvTranspose2d(nn::ConvTranspose2dOptions(in_channels, out_channels, 2).stride(2));
-}
-
 }  // namespace
 
 GAUImpl::GAUImpl(int64_t high_channels, int64_t low_channels)

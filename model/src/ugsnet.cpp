@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "network_checks.h"
 #include "ugs/model/attention.h"
 
 namespace ugs::model {
@@ -165,13 +166,8 @@ torch::Tensor UgsNet::extract_features(const torch::Tensor& images) {
 }
 
 NetworkOutput UgsNet::forward(const torch::Tensor& images) {
-  const int64_t divisor = int64_t{1} << (options_.depth - 1);
-  if (images.dim() != 4 || images.size(1) != options_.in_channels || images.size(2) % divisor != 0 ||
-      images.size(3) % divisor != 0 || images.size(2) == 0 || images.size(3) == 0) {
-    throw std::invalid_argument("UgsNet: expected images [B, " + std::to_string(options_.in_channels) +
-                                ", H, W] with H, W multiples of " + std::to_string(divisor) +
-                                ", got " + c10::str(images.sizes()));
-  }
+  // depth - 1 max-pools.
+  detail::require_images(images, options_.in_channels, int64_t{1} << (options_.depth - 1), "UgsNet");
   auto features = extract_features(images);  // R
   auto hc = hc_branch_->forward(features);
   auto lc = lc_branch_->forward(features);

@@ -16,10 +16,6 @@ constexpr int64_t kSizeMultiple = 16;
 // Standard deviation of the reference's BatchNorm scale initialisation, around 1.
 constexpr double kBatchNormScaleStd = 0.02;
 
-nn::ConvTranspose2d up_convolution(int64_t in_channels, int64_t out_channels) {
-  return nn::ConvTranspose2d(nn::ConvTranspose2dOptions(in_channels, out_channels, 2).stride(2));
-}
-
 }  // namespace
 
 UNetImpl::UNetImpl(const ModelConfig& config) : in_channels_(config.in_channels) {

@@ -1,4 +1,5 @@
-// Building blocks shared by the U-Net family (U-Net, Attention U-Net, the UGS-Net backbone).
+// Building blocks shared by the U-Net family (U-Net, Channel U-Net, Attention U-Net, the UGS-Net
+// backbone).
 // Registered names follow the published PyTorch code (and its source, LeeJunHyun/Image_Segmentation),
 // so that state-dict keys such as `Conv1.conv.0.weight` or `Att5.W_g.0.weight` match it exactly.
 #pragma once
@@ -14,6 +15,10 @@ struct ConvBlockImpl : torch::nn::Module {
   torch::nn::Sequential conv;
 };
 TORCH_MODULE(ConvBlock);
+
+// 2x2 transposed convolution with stride 2: the up-convolution of the original U-Net, which U-Net
+// and Channel U-Net keep (the Attention U-Net family upsamples with UpConv instead).
+torch::nn::ConvTranspose2d up_convolution(int64_t in_channels, int64_t out_channels);
 
 // Nearest 2x upsampling -> 3x3 conv -> BatchNorm -> ReLU, as `up.{1,2}`.
 struct UpConvImpl : torch::nn::Module {

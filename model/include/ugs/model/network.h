@@ -7,6 +7,8 @@
 //   torch::Tensor logits = out.segmentation;         // [B, 1, H, W], every network has it
 //
 // Errors: make_network throws std::invalid_argument naming the unknown network or the bad option.
+// Thread safety: make_network and network_names only read constant tables and may be called
+// concurrently; a Network is a torch::nn::Module, one forward at a time per instance.
 #pragma once
 
 #include <memory>

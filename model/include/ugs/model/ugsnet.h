@@ -23,8 +23,8 @@
 // Registered names follow the published state dict (reference/ugsnet_v1_state_dict.tsv) wherever
 // the part exists there, so published V1 weights load into `ugsnet-v1`, and into `ugsnet` for the
 // backbone and the branches.
-// Errors: std::invalid_argument for an unknown variant, an inconsistent option, or an input of the
-// wrong channel count or a size not divisible by 2^(depth-1).
+// Errors: std::invalid_argument for an unknown variant, an inconsistent option, or an input that is
+// undefined, empty, of the wrong channel count or of a size not divisible by 2^(depth-1).
 // Thread safety: a network is a torch::nn::Module; do not call forward concurrently on one instance.
 #pragma once
 
