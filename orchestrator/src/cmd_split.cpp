@@ -23,12 +23,12 @@ void add_split_command(CLI::App& app) {
   auto options = std::make_shared<Options>();
   CLI::App* command = add_command(
       app, "split", "Split a nodule store into cross-validation folds, grouped by patient",
-      "Writes FILE in nnU-Net's splits_final.json shape: a list of {\"train\": [ids], \"val\": [ids]},\n"
+      "Writes --out in nnU-Net's splits_final.json shape: a list of {\"train\": [ids], \"val\": [ids]},\n"
       "one per fold, ids sorted. Every nodule is in exactly one val set and no patient's nodules are in\n"
       "two folds. Folds are stratified by size: patients sorted by mean nodule diameter form strata of\n"
       "FOLDS patients, and each fold gets one patient of every stratum, chosen after a seeded shuffle so\n"
       "that fold nodule counts stay balanced. The same store, --folds and --seed give the same file on\n"
-      "every machine. A split is made once and reused: an existing FILE is kept unless --force.\n"
+      "every machine. A split is made once and reused: an existing --out file is kept unless --force.\n"
       "Prints, per fold, the val patients and nodules and the val nodules' diameters.");
   command->add_option("STORE", options->store, "Folder of the nodule store")->required();
   command->add_option("--folds", options->folds, "Number of folds (2..patients)")
@@ -36,7 +36,7 @@ void add_split_command(CLI::App& app) {
       ->check(CLI::Range(2, 1000));
   command->add_option("--seed", options->seed, "Seed of the shuffle within strata")->capture_default_str();
   command->add_option("--out", options->out, "The splits_final.json file to write")->required();
-  command->add_flag("--force", options->force, "Replace an existing FILE (default: refuse)");
+  command->add_flag("--force", options->force, "Replace an existing --out file (default: refuse)");
   command->callback([options] {
     if (!options->force && std::filesystem::exists(options->out)) {
       throw std::runtime_error(options->out + ": already exists (a split is made once; --force replaces it)");

@@ -48,7 +48,7 @@ void write_file_atomically(const fs::path& target, std::string_view content) {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
     out.close();
-    if (!out) throw std::runtime_error(temporary.string() + ": write failed: " + std::strerror(errno));
+    if (!out) throw std::runtime_error(target.string() + ": write failed: " + std::strerror(errno));
   });
 }
 

@@ -101,12 +101,19 @@ fs::path partial_folder(const fs::path& dir) {
 }
 
 // Renames `from` to `to`, replacing an existing store at `to`. A directory cannot be renamed over a
-// non-empty one, so the old store is first moved aside, then deleted.
+// non-empty one, so the old store is first moved aside, then deleted; if the new one cannot be moved
+// in, the old one is moved back, so a failure never leaves `to` without a store.
 void move_into_place(const fs::path& from, const fs::path& to) {
   const fs::path aside(to.string() + ".old-" + std::to_string(::getpid()));
   const bool replacing = fs::exists(to);
   if (replacing) fs::rename(to, aside);
-  fs::rename(from, to);
+  try {
+    fs::rename(from, to);
+  } catch (const fs::filesystem_error&) {
+    std::error_code ignored;
+    if (replacing) fs::rename(aside, to, ignored);
+    throw;
+  }
   if (replacing) fs::remove_all(aside);
 }
 
