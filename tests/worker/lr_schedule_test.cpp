@@ -84,5 +84,14 @@ TEST(LrSchedule, ConstantAndBadArguments) {
   EXPECT_THROW(LrSchedule(constant, 3e-4, 0), std::invalid_argument);
 }
 
+TEST(LrSchedule, RefusesCyclesThatNeverEnd) {
+  ScheduleConfig zero_length;
+  zero_length.t0 = 0;
+  EXPECT_THROW(LrSchedule(zero_length, 1e-4, 5), std::invalid_argument);
+  ScheduleConfig shrinking;
+  shrinking.t_mult = 0;
+  EXPECT_THROW(LrSchedule(shrinking, 1e-4, 5), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace ugs::worker

@@ -16,6 +16,11 @@ LrSchedule::LrSchedule(const ScheduleConfig& schedule, double base_lr, int steps
   if (steps_per_epoch < 1) {
     throw std::invalid_argument("LrSchedule: steps_per_epoch must be >= 1, got " + std::to_string(steps_per_epoch));
   }
+  // A cycle of length 0, or cycles that never grow past one, would never reach `now` in at().
+  if (schedule.kind != ScheduleKind::kConstant && (schedule.t0 < 1 || schedule.t_mult < 1)) {
+    throw std::invalid_argument("LrSchedule: cosine warm restarts need t0 >= 1 and t_mult >= 1, got t0 = " +
+                                std::to_string(schedule.t0) + ", t_mult = " + std::to_string(schedule.t_mult));
+  }
 }
 
 double LrSchedule::at(int epoch, int step) const {

@@ -22,7 +22,7 @@ namespace ugs::worker {
 
 class LrSchedule {
  public:
-  // Throws std::invalid_argument for steps_per_epoch < 1.
+  // Throws std::invalid_argument for steps_per_epoch < 1, or a cosine schedule with t0 or t_mult < 1.
   LrSchedule(const ScheduleConfig& schedule, double base_lr, int steps_per_epoch);
 
   // The learning rate for step `step` (0-based, within the epoch) of epoch `epoch` (0-based).
