@@ -71,9 +71,11 @@ std::optional<std::uint32_t> png_gamma(const std::vector<unsigned char>& bytes) 
   return std::nullopt;
 }
 
-}  // namespace
-
-GrayImage read_png_gray8(const fs::path& file) {
+// Decodes `file` to 8-bit pixels of `format` (PNG_FORMAT_GRAY or PNG_FORMAT_RGB) once `check_format`
+// has accepted the file's own format; fills height and width.
+template <class CheckFormat>
+std::vector<std::uint8_t> decode_png(const fs::path& file, png_uint_32 format, int& height, int& width,
+                                     CheckFormat check_format) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error(file.string() + ": missing or unreadable");
   const std::vector<unsigned char> bytes(std::istreambuf_iterator<char>(in), {});
@@ -86,21 +88,39 @@ GrayImage read_png_gray8(const fs::path& file) {
   if (!png_image_begin_read_from_memory(&png.image, bytes.data(), bytes.size())) {
     throw std::runtime_error(file.string() + ": not a readable PNG: " + png.image.message);
   }
-  const png_uint_32 format = png.image.format;
-  if (format & (PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA | PNG_FORMAT_FLAG_COLORMAP)) {
-    throw std::runtime_error(file.string() + ": not a grayscale PNG (it has colour, alpha or a palette)");
+  check_format(png.image.format);
+  if (png.image.format & PNG_FORMAT_FLAG_LINEAR) {
+    throw std::runtime_error(file.string() + ": a 16-bit PNG, expected 8 bits per channel");
   }
-  if (format & PNG_FORMAT_FLAG_LINEAR) {
-    throw std::runtime_error(file.string() + ": a 16-bit PNG, expected 8-bit grayscale");
-  }
-  png.image.format = PNG_FORMAT_GRAY;
-  GrayImage result;
-  result.height = static_cast<int>(png.image.height);
-  result.width = static_cast<int>(png.image.width);
-  result.pixels.resize(PNG_IMAGE_SIZE(png.image));
-  if (!png_image_finish_read(&png.image, nullptr, result.pixels.data(), 0, nullptr)) {
+  png.image.format = format;
+  height = static_cast<int>(png.image.height);
+  width = static_cast<int>(png.image.width);
+  std::vector<std::uint8_t> pixels(PNG_IMAGE_SIZE(png.image));
+  if (!png_image_finish_read(&png.image, nullptr, pixels.data(), 0, nullptr)) {
     throw std::runtime_error(file.string() + ": cannot read PNG: " + png.image.message);
   }
+  return pixels;
+}
+
+}  // namespace
+
+GrayImage read_png_gray8(const fs::path& file) {
+  GrayImage result;
+  result.pixels = decode_png(file, PNG_FORMAT_GRAY, result.height, result.width, [&](png_uint_32 format) {
+    if (format & (PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA | PNG_FORMAT_FLAG_COLORMAP)) {
+      throw std::runtime_error(file.string() + ": not a grayscale PNG (it has colour, alpha or a palette)");
+    }
+  });
+  return result;
+}
+
+RgbImage read_png_rgb8(const fs::path& file) {
+  RgbImage result;
+  result.pixels = decode_png(file, PNG_FORMAT_RGB, result.height, result.width, [&](png_uint_32 format) {
+    if (!(format & PNG_FORMAT_FLAG_COLOR) || (format & (PNG_FORMAT_FLAG_ALPHA | PNG_FORMAT_FLAG_COLORMAP))) {
+      throw std::runtime_error(file.string() + ": not an RGB PNG (it is grayscale, or has alpha or a palette)");
+    }
+  });
   return result;
 }
 

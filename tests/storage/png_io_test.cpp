@@ -47,6 +47,19 @@ TEST(PngIo, RgbIsWrittenAndRefusedAsGray) {
   testing::expect_error([&] { read_png_gray8(folder / "c.png"); }, folder / "c.png", "not a grayscale PNG");
 }
 
+TEST(PngIo, RgbRoundTripAndGrayRefusedAsRgb) {
+  TemporaryFolder folder;
+  const std::vector<std::uint8_t> rgb = ramp(6 * 5 * 3);
+  write_png_rgb8(folder / "c.png", 6, 5, rgb);
+  const RgbImage image = read_png_rgb8(folder / "c.png");
+  EXPECT_EQ(image.height, 6);
+  EXPECT_EQ(image.width, 5);
+  EXPECT_EQ(image.pixels, rgb);
+  write_png_gray8(folder / "g.png", 6, 5, ramp(6 * 5));
+  testing::expect_error([&] { read_png_rgb8(folder / "g.png"); }, folder / "g.png", "not an RGB PNG");
+  testing::expect_error([&] { read_png_rgb8(folder / "absent.png"); }, folder / "absent.png", "missing");
+}
+
 TEST(PngIo, WrongBufferSizeIsRefused) {
   TemporaryFolder folder;
   testing::expect_error([&] { write_png_gray8(folder / "g.png", 4, 4, ramp(15)); }, folder / "g.png",
