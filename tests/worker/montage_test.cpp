@@ -117,19 +117,25 @@ TEST_F(WriteMontage, DrawsTheImageTheMcmAndTheTruthWhereTheirMasksAre) {
 
   // The prediction: I' red, U' \ I' blue, X_S's contour green on the inside of its border.
   EXPECT_EQ(m.at(0, kPrediction, 2, 2), kHighConfidence);
-  EXPECT_EQ(m.at(0, kPrediction, 3, 3), kHighConfidence);
+  EXPECT_EQ(m.at(0, kPrediction, 3, 3, 0, 0), kHighConfidence);
   EXPECT_EQ(m.at(0, kPrediction, 0, 0), kLowConfidence);
   EXPECT_EQ(m.at(0, kPrediction, 1, 1), kLowConfidence);   // inside X_S, off its contour
   EXPECT_EQ(m.at(0, kPrediction, 2, 4), kLowConfidence);   // I' is below 0.5 there
   EXPECT_EQ(m.at(0, kPrediction, 5, 5), kBlack);
-  EXPECT_EQ(m.at(0, kPrediction, 1, 1, 0, 2), kContour);   // X_S's top edge
-  EXPECT_EQ(m.at(0, kPrediction, 3, 3, 2, 3), kContour);   // X_S's right edge (column 3)
+  // X_S's contour, scale / 2 = 2 output pixels wide: the top edge (row 1) ...
+  EXPECT_EQ(m.at(0, kPrediction, 1, 1, 0, 2), kContour);
+  EXPECT_EQ(m.at(0, kPrediction, 1, 1, 1, 2), kContour);
+  EXPECT_EQ(m.at(0, kPrediction, 1, 1, 2, 2), kLowConfidence);
+  // ... and the right edge (column 3), over I'.
+  EXPECT_EQ(m.at(0, kPrediction, 3, 3, 2, 1), kHighConfidence);
+  EXPECT_EQ(m.at(0, kPrediction, 3, 3, 2, 2), kContour);
+  EXPECT_EQ(m.at(0, kPrediction, 3, 3, 2, 3), kContour);
   EXPECT_EQ(m.at(0, kPrediction, 2, 2, 0, 0), kHighConfidence);  // I''s border is not X_S's
   EXPECT_EQ(m.at(0, kPrediction, 3, 4, 2, 0), kLowConfidence);   // just right of X_S: no contour
 
   // The truth: I red, U \ I blue, Label_1's contour green; reader 2's extra column is blue only.
   EXPECT_EQ(m.at(0, kTruth, 2, 2), kHighConfidence);
-  EXPECT_EQ(m.at(0, kTruth, 3, 4), kHighConfidence);
+  EXPECT_EQ(m.at(0, kTruth, 3, 4, 0, 0), kHighConfidence);
   EXPECT_EQ(m.at(0, kTruth, 1, 1), kLowConfidence);
   EXPECT_EQ(m.at(0, kTruth, 2, 5), kLowConfidence);
   EXPECT_EQ(m.at(0, kTruth, 2, 5, 2, 3), kLowConfidence);

@@ -55,19 +55,25 @@ void fill(Canvas& canvas, const Panel& panel, ColourOf colour_of) {
   }
 }
 
-// Draws the inner border of `mask` (0/1 per crop pixel) on the upscaled grid: the output pixels of
-// the mask with a 4-neighbour outside it or outside the panel.
+// Draws the inner border of `mask` (0/1 per crop pixel) on the upscaled grid, max(1, scale / 2)
+// output pixels wide: the output pixels of the mask with a pixel outside it or outside the panel
+// within that distance up, down, left or right.
 void draw_contour(Canvas& canvas, const Panel& panel, const std::vector<std::uint8_t>& mask) {
   const int height = panel.height * panel.scale, width = panel.width * panel.scale;
+  const int thickness = std::max(1, panel.scale / 2);
   auto inside = [&](int y, int x) {
     return y >= 0 && x >= 0 && y < height && x < width &&
            mask[static_cast<std::size_t>(y / panel.scale) * panel.width + x / panel.scale] != 0;
   };
+  auto near_border = [&](int y, int x) {
+    for (int d = 1; d <= thickness; ++d) {
+      if (!inside(y - d, x) || !inside(y + d, x) || !inside(y, x - d) || !inside(y, x + d)) return true;
+    }
+    return false;
+  };
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
-      if (inside(y, x) && !(inside(y - 1, x) && inside(y + 1, x) && inside(y, x - 1) && inside(y, x + 1))) {
-        canvas.set(panel.top + y, panel.left + x, kContour);
-      }
+      if (inside(y, x) && near_border(y, x)) canvas.set(panel.top + y, panel.left + x, kContour);
     }
   }
 }

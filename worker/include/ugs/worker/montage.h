@@ -13,9 +13,10 @@
 //   3. truth       (TruthPanel::kShow) the same from the annotators: red the intersection I, blue
 //                  the union U outside I, green the contour of Label_1 (annotator 0; no contour for
 //                  a store without per-reader masks).
-// The threshold 0.5 is the one `ugs score` uses. A contour is one output pixel wide, drawn on the
-// upscaled grid on the inside of the mask's border (a foreground pixel with a 4-neighbour outside
-// the mask or the panel), so that the regions under it stay visible.
+// The threshold 0.5 is the one `ugs score` uses. A contour is drawn on the upscaled grid on the
+// inside of the mask's border, max(1, scale / 2) output pixels wide (the mask's pixels with a pixel
+// outside the mask or the panel that near, up, down, left or right), so that the regions under it
+// stay visible.
 // Image size: height = gap + rows * (H*scale + gap), width = gap + panels * (W*scale + gap), with
 // panels 3 (kShow) or 2 (kHide).
 //
