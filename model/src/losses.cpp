@@ -113,11 +113,17 @@ LossTerms UgsLoss::compute(const NetworkOutput& output, const AnnotationTargets&
 LossTerms SegmentationLoss::compute(const NetworkOutput& output, const AnnotationTargets& targets) const {
   check_targets(targets);
   check_logits("segmentation", output.segmentation, targets);
+  if (options_.bce_weight == 0.0 && options_.dice_weight == 0.0) {
+    throw std::invalid_argument("SegmentationLoss: both the BCE and the Dice weight are 0");
+  }
   auto label = targets.first_annotation().to(output.segmentation.scalar_type());
   LossTerms terms;
-  auto bce_term = bce(output.segmentation, label);
-  terms.total = bce_term;
-  terms.parts = {{"bce", bce_term.detach()}};
+  terms.total = torch::zeros({}, output.segmentation.options());
+  if (options_.bce_weight != 0.0) {
+    auto bce_term = bce(output.segmentation, label);
+    terms.total = terms.total + options_.bce_weight * bce_term;
+    terms.parts.emplace_back("bce", bce_term.detach());
+  }
   if (options_.dice_weight != 0.0) {
     auto probability = torch::sigmoid(output.segmentation);
     const double smooth = options_.dice_smoothing;

@@ -15,11 +15,22 @@ inline CLI::App* add_command(CLI::App& app, const std::string& name, const std::
   return command;
 }
 
+// Ends `ugs` with `code` after the command has said why on its own (no "error:" line): e.g. a
+// training run stopped by a signal, which exits kExitStoppedForResume.
+struct Exit {
+  int code;
+};
+
+// A job stopped by SIGTERM/SIGUSR1/SIGINT after writing checkpoint_latest: running the same command
+// again resumes it. 75 is EX_TEMPFAIL of sysexits.h, "try again later".
+inline constexpr int kExitStoppedForResume = 75;
+
 // In the order `ugs --help` lists them: data, then training, then results.
 void add_synth_command(CLI::App& app);    // ugs synth --out DIR: a synthetic LIDC-like nodule store
 void add_import_command(CLI::App& app);   // ugs import ugsnet-png DIR OUT
 void add_inspect_command(CLI::App& app);  // ugs inspect STORE
 void add_split_command(CLI::App& app);    // ugs split STORE --out FILE
+void add_train_command(CLI::App& app);    // ugs train CONFIG [--fold K] [--out DIR]
 void add_score_command(CLI::App& app);    // ugs score --truth STORE --pred FILE
 void add_weights_command(CLI::App& app);  // ugs weights import|export: weights from/to PyTorch
 

@@ -2,24 +2,28 @@
 #include <cstdio>
 #include <exception>
 
+#include "code_version.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
       "ugs: lung-nodule segmentation with UGS-Net, learning from several radiologists' masks.\n"
       "Run `ugs <command> --help` for the manual of a command."};
-  app.set_version_flag("--version", UGS_VERSION);
+  app.set_version_flag("--version", UGS_CODE_VERSION);
   app.require_subcommand(1);
   ugs::cli::add_synth_command(app);
   ugs::cli::add_import_command(app);
   ugs::cli::add_inspect_command(app);
   ugs::cli::add_split_command(app);
+  ugs::cli::add_train_command(app);
   ugs::cli::add_score_command(app);
   ugs::cli::add_weights_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const ugs::cli::Exit& e) {
+    return e.code;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ugs: error: %s\n", e.what());
     return 1;

@@ -85,12 +85,13 @@ class UgsLoss : public Loss {
 };
 
 struct SegmentationLossOptions {
+  double bce_weight = 1.0;
   double dice_weight = 0.0;  // 0: BCE alone
   double dice_smoothing = 1.0;
 };
 
-// BCE(X_S, Label_1) + dice_weight * (1 - soft Dice(sigmoid(X_S), Label_1)), the soft Dice taken per
-// nodule and averaged. Parts: bce, dice (when weighted).
+// bce_weight * BCE(X_S, Label_1) + dice_weight * (1 - soft Dice(sigmoid(X_S), Label_1)), the soft
+// Dice taken per nodule and averaged. Parts: bce, dice (each when weighted).
 class SegmentationLoss : public Loss {
  public:
   explicit SegmentationLoss(const SegmentationLossOptions& options = {}) : options_(options) {}

@@ -1,0 +1,102 @@
+// `ugs train`: one training job in this process (worker/include/ugs/worker/train.h).
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "code_version.h"
+#include "commands.h"
+#include "ugs/worker/config.h"
+#include "ugs/worker/train.h"
+
+namespace ugs::cli {
+
+namespace {
+
+struct TrainArguments {
+  std::string config;
+  std::string out;
+  int fold = -1;
+  std::string device;
+  std::vector<std::string> overrides;
+};
+
+// Set by the first SIGTERM, SIGUSR1 or SIGINT; the loop checkpoints at the next step boundary. A
+// second SIGINT kills at once (the handler is reset), as people expect of a second Ctrl-C.
+std::atomic<bool> stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
+
+extern "C" void request_stop(int signal_number) {
+  stop_requested.store(true);
+  if (signal_number == SIGINT) std::signal(SIGINT, SIG_DFL);
+}
+
+// runs/<config name>/<network>/fold_<K>: one folder per job, as nnU-Net keeps one per fold.
+std::string default_job_dir(const std::string& config_file, const worker::Config& config) {
+  return "runs/" + std::filesystem::path(config_file).stem().string() + "/" + config.model.name + "/fold_" +
+         std::to_string(config.data.fold);
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto arguments = std::make_shared<TrainArguments>();
+  CLI::App* command = add_command(
+      app, "train", "Train one network on one fold, predict and score its test fold",
+      "Trains the network of CONFIG (a TOML file: docs/training-config.md lists every key, with the\n"
+      "recipes \"paper\" and \"published\") on every fold of the split but the held-out one, then\n"
+      "predicts the held-out fold with the final weights and scores it (summary.json, printed as a\n"
+      "table). Baselines train on Label_1, the UGS-Net family on every annotator's mask.\n"
+      "\n"
+      "The job folder holds config.toml (resolved), job.json (state, code version, split sha1),\n"
+      "training_log.jsonl (one line per epoch), checkpoint_latest.pt / checkpoint_final.pt,\n"
+      "predictions.h5, summary.json and training_curve.png (docs/training.md).\n"
+      "\n"
+      "Stopping and resuming: SIGTERM, SIGUSR1 or Ctrl-C finish the current step, write\n"
+      "checkpoint_latest.pt and exit with code 75; the same command resumes exactly where it\n"
+      "stopped (model, optimizer, schedule, random streams, data order). A finished job is not\n"
+      "trained again. A folder made for another configuration is refused.\n"
+      "\n"
+      "Example:\n"
+      "  ugs synth --out out/synthetic && ugs split out/synthetic --out out/synthetic/splits_final.json\n"
+      "  ugs train experiments/quickstart.toml --fold 0");
+  command->add_option("config", arguments->config, "The job's TOML configuration (required)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  command->add_option("--fold", arguments->fold,
+                      "Hold out this fold of the split for testing (default: [data] fold of CONFIG, 0)");
+  command->add_option("--out", arguments->out,
+                      "The job folder (default: runs/<CONFIG name>/<network>/fold_<K>)");
+  command->add_option("--device", arguments->device, "cpu, cuda or cuda:N (default: [training] device, cpu)");
+  command->add_option("--set", arguments->overrides,
+                      "Override a key of CONFIG, section.key=value with a TOML value, e.g. --set "
+                      "training.epochs=3 (repeatable; applied after the file)");
+  command->callback([arguments] {
+    std::vector<std::string> overrides = arguments->overrides;
+    if (arguments->fold >= 0) overrides.push_back("data.fold=" + std::to_string(arguments->fold));
+    if (!arguments->device.empty()) overrides.push_back("training.device=\"" + arguments->device + "\"");
+    const worker::Config config = worker::load_config(arguments->config, overrides);
+
+    worker::TrainOptions options;
+    options.job_dir = arguments->out.empty() ? default_job_dir(arguments->config, config) : arguments->out;
+    options.code_version = UGS_CODE_VERSION;
+    options.stop_requested = &stop_requested;
+    std::signal(SIGTERM, request_stop);
+    std::signal(SIGUSR1, request_stop);
+    std::signal(SIGINT, request_stop);
+    std::printf("training %s, fold %d, into %s\n", config.model.name.c_str(), config.data.fold,
+                options.job_dir.string().c_str());
+    const worker::TrainResult result = worker::train_job(config, options);
+    if (result.outcome == worker::TrainOutcome::kStopped) {
+      std::printf("stopped at epoch %d step %d; checkpoint_latest.pt written. Run the same command to resume.\n",
+                  result.next.epoch + 1, result.next.step + 1);
+      std::fflush(stdout);
+      throw Exit{kExitStoppedForResume};
+    }
+    std::printf("done: %s\n", options.job_dir.string().c_str());
+  });
+}
+
+}  // namespace ugs::cli
