@@ -17,6 +17,7 @@ packages=(
   libgtest-dev                      # tests
   nlohmann-json3-dev                # index, splits, summaries
   libpng-dev                        # PNG import and figures
+  gnuplot-nox                       # training curves and HU densities (PNG)
   python3-torch                     # tests: PyTorch parity of the weights import/export
 )
 
