@@ -110,6 +110,17 @@ LossTerms UgsLoss::compute(const NetworkOutput& output, const AnnotationTargets&
   return terms;
 }
 
+std::vector<std::string> UgsLoss::part_names() const {
+  return {"bce_union", "bce_intersection", "l_mcm", "phi_a", "phi_b"};
+}
+
+std::vector<std::string> SegmentationLoss::part_names() const {
+  std::vector<std::string> names;
+  if (options_.bce_weight != 0.0) names.push_back("bce");
+  if (options_.dice_weight != 0.0) names.push_back("dice");
+  return names;
+}
+
 LossTerms SegmentationLoss::compute(const NetworkOutput& output, const AnnotationTargets& targets) const {
   check_targets(targets);
   check_logits("segmentation", output.segmentation, targets);

@@ -157,6 +157,40 @@ TEST(SegmentationLoss, IsBceOnLabelOnePlusOptionalSoftDice) {
   EXPECT_EQ(terms.parts.size(), 2u);
 }
 
+TEST(SegmentationLoss, DiceAloneWhenBceWeighsNothing) {
+  const Case c = make_case(4);
+  const auto out = outputs(c);
+  SegmentationLossOptions dice_only;
+  dice_only.bce_weight = 0.0;
+  dice_only.dice_weight = 1.0;
+  const auto terms = SegmentationLoss(dice_only).compute(out, c.targets);
+  ASSERT_EQ(terms.parts.size(), 1u);
+  EXPECT_EQ(terms.parts[0].first, "dice");
+  EXPECT_NEAR(terms.total.item<double>(), terms.parts[0].second.item<double>(), 1e-12);
+  SegmentationLossOptions nothing;
+  nothing.bce_weight = 0.0;
+  EXPECT_THROW(SegmentationLoss(nothing).compute(out, c.targets), std::invalid_argument);
+}
+
+TEST(Losses, PartNamesAreThoseComputeReturns) {
+  const Case c = make_case(3);
+  const auto out = outputs(c);
+  SegmentationLossOptions with_dice;
+  with_dice.dice_weight = 1.0;
+  const std::vector<std::unique_ptr<Loss>> losses = [&] {
+    std::vector<std::unique_ptr<Loss>> list;
+    list.push_back(make_loss("ugsnet"));
+    list.push_back(make_loss("unet"));
+    list.push_back(std::make_unique<SegmentationLoss>(with_dice));
+    return list;
+  }();
+  for (const auto& loss : losses) {
+    std::vector<std::string> computed;
+    for (const auto& [name, value] : loss->compute(out, c.targets).parts) computed.push_back(name);
+    EXPECT_EQ(computed, loss->part_names());
+  }
+}
+
 TEST(Losses, GradientsFlowToEveryHead) {
   const Case c = make_case(3);
   auto out = outputs(c);

@@ -45,6 +45,8 @@ constexpr Choice<ScheduleKind> kSchedules[] = {{ScheduleKind::kConstant, "consta
                                                {ScheduleKind::kCosineRestarts, "cosine_restarts"}};
 constexpr Choice<ScheduleUpdate> kScheduleUpdates[] = {{ScheduleUpdate::kEpoch, "epoch"},
                                                        {ScheduleUpdate::kStep, "step"}};
+constexpr Choice<BatchNormMode> kBatchNormModes[] = {{BatchNormMode::kBatch, "batch"},
+                                                    {BatchNormMode::kFrozen, "frozen"}};
 constexpr Choice<LastBatch> kLastBatches[] = {{LastBatch::kKeep, "keep"}, {LastBatch::kDrop, "drop"}};
 
 template <class E, std::size_t N>
@@ -186,6 +188,7 @@ void visit(V& v, TrainingConfig& c) {
   v.field("shuffle", c.shuffle);
   v.field("last_batch", c.last_batch, kLastBatches);
   v.field("prefetch_batches", c.prefetch_batches, between(1, 64));
+  v.field("batch_norm", c.batch_norm, kBatchNormModes);
 }
 
 template <class V>

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ugs/model/losses.h"
+#include "ugs/model/weights.h"
 #include "ugs/storage/atomic_file.h"
 #include "ugs/storage/folds.h"
 #include "ugs/storage/predictions.h"
@@ -117,6 +118,36 @@ Batch to_device(Batch batch, const torch::Device& device) {
   return batch;
 }
 
+// train() for the whole network; BatchNorm layers back in eval() when their statistics are frozen.
+void set_training_mode(model::Network& net, BatchNormMode batch_norm) {
+  net.train();
+  if (batch_norm != BatchNormMode::kFrozen) return;
+  for (const auto& module : net.modules(/*include_self=*/false)) {
+    if (module->as<torch::nn::BatchNorm2d>() != nullptr) module->eval();
+  }
+}
+
+// The gang's view of one number per rank: {max, -min}, equal negated when every rank agrees.
+void check_replicas(model::Network& net, Collective& gang, int epoch, int step) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> sums;
+  for (const torch::Tensor& p : net.parameters()) sums.push_back(p.sum().to(torch::kDouble));
+  const double checksum = torch::stack(sums).sum().item<double>();
+  std::vector<double> extremes = {checksum, -checksum};
+  gang.all_reduce_max(extremes);
+  if (extremes[0] != -extremes[1]) {
+    throw std::runtime_error("the ranks' parameters differ after epoch " + std::to_string(epoch + 1) + " step " +
+                             std::to_string(step + 1) + " (checksums " + std::to_string(-extremes[1]) + " to " +
+                             std::to_string(extremes[0]) + ")");
+  }
+}
+
+std::vector<torch::Tensor> state_tensors(model::Network& net) {
+  std::vector<torch::Tensor> tensors;
+  for (const auto& [name, tensor] : model::state_dict(net)) tensors.push_back(tensor);
+  return tensors;
+}
+
 // Sums over an epoch, kept in a fixed order so the log and the checkpoint list them the same way.
 class EpochTotals {
  public:
@@ -141,33 +172,38 @@ class EpochTotals {
   NamedValues values_;
 };
 
-// One pass over the validation nodules: the loss and the Dice of X_S against the single target,
-// from pixel counts over the whole set (not an average of per-nodule Dice).
+// One pass over the validation nodules, each rank over its slice of every batch: the loss and the
+// Dice of X_S against the single target, from pixel counts summed over the set and the gang (not an
+// average of per-nodule Dice).
 json validate(model::Network& net, const model::Loss& loss, const NoduleTensors& data, const Config& config,
-              bool per_reader, const torch::Device& device) {
+              bool per_reader, const torch::Device& device, Collective& gang) {
   torch::NoGradGuard no_grad;
   net.eval();
   LoaderOptions options;
   options.batch_size = config.training.batch_size;
   options.shuffle = false;
+  options.rank = gang.rank();
+  options.world_size = gang.size();
   const std::vector<std::size_t> order = epoch_order(data.size(), 0, 0, false);
   const int steps = steps_per_epoch(data.size(), options.batch_size, LastBatch::kKeep);
-  double loss_sum = 0, overlap = 0, predicted = 0, truth = 0;
+  std::vector<double> sums(4, 0.0);  // loss * samples, overlap, predicted, truth
   for (int step = 0; step < steps; ++step) {
     const Batch batch = to_device(make_batch(data, order, options, {0, step}), device);
+    if (batch.size() == 0) continue;
     const model::NetworkOutput output = net.forward(batch.images);
-    loss_sum += loss.compute(output, annotation_targets(batch, per_reader, config.data.single_target))
-                    .total.item<double>() *
-                static_cast<double>(batch.size());
+    sums[0] += loss.compute(output, annotation_targets(batch, per_reader, config.data.single_target))
+                   .total.item<double>() *
+               static_cast<double>(batch.size());
     const torch::Tensor foreground = output.segmentation >= 0;  // sigmoid(x) >= 0.5
     const torch::Tensor target = batch.target > 0.5;
-    overlap += (foreground & target).sum().item<double>();
-    predicted += foreground.sum().item<double>();
-    truth += target.sum().item<double>();
+    sums[1] += (foreground & target).sum().item<double>();
+    sums[2] += foreground.sum().item<double>();
+    sums[3] += target.sum().item<double>();
   }
-  net.train();
-  const double dsc = predicted + truth > 0 ? 2 * overlap / (predicted + truth) : std::nan("");
-  return {{"loss", loss_sum / static_cast<double>(data.size())}, {"dsc", dsc}};
+  gang.all_reduce_sum(sums);
+  set_training_mode(net, config.training.batch_norm);
+  const double dsc = sums[2] + sums[3] > 0 ? 2 * sums[1] / (sums[2] + sums[3]) : std::nan("");
+  return {{"loss", sums[0] / static_cast<double>(data.size())}, {"dsc", dsc}};
 }
 
 std::vector<std::string> read_log_until(const fs::path& file, int epochs_done) {
@@ -208,17 +244,20 @@ struct JobRecord {
 }  // namespace
 
 TrainResult train_job(const Config& config, const TrainOptions& options) {
+  const std::unique_ptr<Collective> alone = make_single_process_collective();
+  Collective& gang = options.collective ? *options.collective : *alone;
+  const bool root = gang.rank() == 0;  // the rank that writes the folder
   const fs::path& dir = options.job_dir;
-  fs::create_directories(dir);
   const std::string config_toml = to_toml(config);
-  if (fs::exists(dir / kConfigFile)) {
+  if (root) fs::create_directories(dir);
+  if (root && fs::exists(dir / kConfigFile)) {
     const std::string difference = first_difference(read_text(dir / kConfigFile), config_toml);
     if (!difference.empty()) {
       throw std::runtime_error((dir / kConfigFile).string() + ": this job folder was made for another "
                                "configuration: " + difference + "; use another --out or remove the folder");
     }
   }
-  storage::write_file_atomically(dir / kConfigFile, config_toml);
+  if (root) storage::write_file_atomically(dir / kConfigFile, config_toml);
   if (config.training.deterministic) at::globalContext().setDeterministicAlgorithms(true, false);
   const torch::Device device(config.training.device);
 
@@ -251,7 +290,7 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
   torch::manual_seed(config.training.seed);
   std::shared_ptr<model::Network> net = model::make_network(config.model);
   net->to(device);
-  net->train();
+  set_training_mode(*net, config.training.batch_norm);
   std::unique_ptr<torch::optim::Optimizer> optimizer = make_optimizer(config, *net);
   model::UgsLossOptions ugs_loss;
   ugs_loss.mcm_weight = config.loss.a1;
@@ -261,6 +300,9 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
   segmentation_loss.bce_weight = config.loss.single_mask == SingleMaskLoss::kDice ? 0.0 : 1.0;
   segmentation_loss.dice_weight = config.loss.single_mask == SingleMaskLoss::kBce ? 0.0 : 1.0;
   const std::unique_ptr<model::Loss> loss = model::make_loss(config.model.name, ugs_loss, segmentation_loss);
+
+  std::vector<std::string> part_names = {"loss"};
+  for (const std::string& name : loss->part_names()) part_names.push_back(name);
 
   TrainResult result;
   LoaderPosition start;
@@ -276,7 +318,11 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
     for (const auto& [name, value] : info.epoch_totals) totals.add(name, value);
     result.resumed = true;
   }
-  std::vector<std::string> log_lines = read_log_until(dir / kLogFile, start.epoch);
+  if (gang.size() > 1) {
+    if (!device.is_cpu()) throw std::runtime_error("data-parallel training over MPI needs [training] device = \"cpu\"");
+    gang.broadcast(state_tensors(*net));
+  }
+  std::vector<std::string> log_lines = root ? read_log_until(dir / kLogFile, start.epoch) : std::vector<std::string>{};
 
   JobRecord record;
   if (fs::exists(dir / kJobFile)) record.fields = json::parse(read_text(dir / kJobFile), nullptr, false);
@@ -295,19 +341,20 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
                               {"validation", nodules.validation.size()},
                               {"test", nodules.test.size()}};
   if (!record.fields.contains("started")) record.fields["started"] = utc_now();
+  record.fields["ranks"] = gang.size();
   record.set_state(finished ? "evaluating" : "running", start.epoch);
-  record.write(dir);
+  if (root) record.write(dir);
 
   // The epochs.
   if (!finished) {
-    BatchLoader loader(train_data, loader_options(config), start);
+    BatchLoader loader(train_data, loader_options(config, gang.rank(), gang.size()), start);
     const LrSchedule schedule(config.schedule, config.optimizer.lr, loader.steps_per_epoch());
     Progress::Options progress_options;
     progress_options.epochs = config.training.epochs;
     progress_options.steps_per_epoch = loader.steps_per_epoch();
     progress_options.start = start;
     Progress progress(options.progress_out ? options.progress_out : stdout, progress_options);
-    const bool show = options.progress_out != nullptr;
+    const bool show = root && options.progress_out != nullptr;
     if (show && result.resumed) {
       std::fprintf(options.progress_out, "resuming %s at epoch %d step %d\n", dir.string().c_str(),
                    start.epoch + 1, start.step + 1);
@@ -323,15 +370,36 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
         const double lr = schedule.at(epoch, step);
         for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
         const Batch batch = to_device(loader.next(), device);
-        const model::NetworkOutput output = net->forward(batch.images);
-        const model::LossTerms terms =
-            loss->compute(output, annotation_targets(batch, per_reader, config.data.single_target));
+        // This rank's loss weighted by its share of the global batch: the gang's summed gradient is
+        // then the gradient of the global batch's mean loss.
+        const double share = static_cast<double>(batch.size()) / batch.global_size;
+        std::vector<double> step_sums;  // loss parts * this rank's samples, then the stop flag
         optimizer->zero_grad();
-        terms.total.backward();
+        if (batch.size() > 0) {
+          const model::NetworkOutput output = net->forward(batch.images);
+          const model::LossTerms terms =
+              loss->compute(output, annotation_targets(batch, per_reader, config.data.single_target));
+          (terms.total * share).backward();
+          step_sums.push_back(terms.total.item<double>() * share);
+          for (const auto& [name, value] : terms.parts) step_sums.push_back(value.item<double>() * share);
+        }
+        if (gang.size() > 1) {
+          std::vector<torch::Tensor> gradients;
+          for (torch::Tensor& p : net->parameters()) {
+            if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+            gradients.push_back(p.grad());
+          }
+          gang.all_reduce_sum(gradients);
+        }
         optimizer->step();
+        step_sums.resize(part_names.size(), 0.0);  // a rank with an empty slice adds nothing
+        step_sums.push_back(options.stop_requested && options.stop_requested->load() ? 1.0 : 0.0);
+        gang.all_reduce_sum(step_sums);
+        const bool stop_now = step_sums.back() > 0;
+        if (gang.size() > 1) check_replicas(*net, gang, epoch, step);
 
-        StepReport report{epoch, step, {{"loss", terms.total.item<double>()}}, lr, batch.global_size};
-        for (const auto& [name, value] : terms.parts) report.losses.emplace_back(name, value.item<double>());
+        StepReport report{epoch, step, {}, lr, batch.global_size};
+        for (std::size_t i = 0; i < part_names.size(); ++i) report.losses.emplace_back(part_names[i], step_sums[i]);
         if (!std::isfinite(report.losses.front().second)) {
           throw std::runtime_error(dir.string() + ": loss is " + std::to_string(report.losses.front().second) +
                                    " at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(step + 1));
@@ -340,7 +408,7 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
         totals.add("samples", batch.global_size);
         if (show) progress.step(report);
         if (options.on_step) options.on_step(report);
-        if (options.stop_requested && options.stop_requested->load()) {
+        if (stop_now) {
           stopping = true;
           ++step;
           break;
@@ -365,32 +433,32 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
         shown.emplace_back(name, value / samples);
       }
       if (validation_data.size() > 0) {
-        entry["validation"] = validate(*net, *loss, validation_data, config, per_reader, device);
+        entry["validation"] = validate(*net, *loss, validation_data, config, per_reader, device, gang);
         shown.emplace_back("val dsc", entry["validation"]["dsc"].get<double>());
       }
       log_lines.push_back(entry.dump());
-      write_lines(dir / kLogFile, log_lines);
+      if (root) write_lines(dir / kLogFile, log_lines);
       if (show) progress.epoch_end(epoch, shown);
       totals = EpochTotals();
       next = {epoch + 1, 0};
       const bool last = epoch + 1 == config.training.epochs;
-      if (!last && (stopping || (epoch + 1) % config.training.checkpoint_every == 0)) {
+      if (root && !last && (stopping || (epoch + 1) % config.training.checkpoint_every == 0)) {
         save_checkpoint(dir / kLatestCheckpoint, {config_toml, next, false, options.code_version, {}}, *net,
                         *optimizer);
       }
-      if (last) {
+      if (root && last) {
         save_checkpoint(dir / kFinalCheckpoint, {config_toml, next, true, options.code_version, {}}, *net,
                         *optimizer);
         fs::remove(dir / kLatestCheckpoint);  // final supersedes it; checkpoints of big networks are large
       }
     }
     if (stopping && next.epoch < config.training.epochs) {
-      if (next.step > 0) {  // inside an epoch: keep its partial sums so its log line comes out whole
+      if (root && next.step > 0) {  // inside an epoch: keep its partial sums so its log line comes out whole
         save_checkpoint(dir / kLatestCheckpoint,
                         {config_toml, next, false, options.code_version, totals.values()}, *net, *optimizer);
       }
       record.set_state("stopped", next.epoch);
-      record.write(dir);
+      if (root) record.write(dir);
       result.outcome = TrainOutcome::kStopped;
       result.next = next;
       return result;
@@ -398,6 +466,8 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
   }
 
   // The end: the test fold predicted with the final weights and scored, and the picture.
+  result.next = {config.training.epochs, 0};
+  if (!root) return result;
   record.set_state("evaluating", config.training.epochs);
   record.write(dir);
   if (!nodules.test.empty()) {
@@ -416,7 +486,6 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
   }
   record.set_state("completed", config.training.epochs);
   record.write(dir);
-  result.next = {config.training.epochs, 0};
   return result;
 }
 

@@ -57,6 +57,8 @@ class Loss {
  public:
   virtual ~Loss() = default;
   virtual LossTerms compute(const NetworkOutput& output, const AnnotationTargets& targets) const = 0;
+  // The names of LossTerms::parts, in order, known before any batch (ranks log them alike).
+  virtual std::vector<std::string> part_names() const = 0;
 };
 
 struct UgsLossOptions {
@@ -78,6 +80,7 @@ class UgsLoss : public Loss {
  public:
   explicit UgsLoss(const UgsLossOptions& options = {}) : options_(options) {}
   LossTerms compute(const NetworkOutput& output, const AnnotationTargets& targets) const override;
+  std::vector<std::string> part_names() const override;
   const UgsLossOptions& options() const { return options_; }
 
  private:
@@ -96,6 +99,7 @@ class SegmentationLoss : public Loss {
  public:
   explicit SegmentationLoss(const SegmentationLossOptions& options = {}) : options_(options) {}
   LossTerms compute(const NetworkOutput& output, const AnnotationTargets& targets) const override;
+  std::vector<std::string> part_names() const override;
 
  private:
   SegmentationLossOptions options_;

@@ -50,6 +50,14 @@ enum class SingleMaskLoss { kBce, kDice, kBceDice };
 
 enum class OptimizerKind { kSgd, kAdam };
 
+// How BatchNorm layers behave while training.
+enum class BatchNormMode {
+  kBatch,   // batch statistics, running averages updated (PyTorch's train()); per rank under data
+            // parallelism: each rank normalises its own slice (docs/parallel.md)
+  kFrozen,  // the running statistics, never updated (eval() for BatchNorm only): the layer is a fixed
+            // affine map with learnable scale and shift, identical whatever the batch or its split
+};
+
 enum class ScheduleKind {
   kConstant,           // optimizer.lr throughout
   kCosineRestarts,     // SGDR: cosine from optimizer.lr down to eta_min, restarted after T0, T0*Tmult, ...
@@ -136,6 +144,7 @@ struct TrainingConfig {
   bool shuffle = true;             // a new seeded order every epoch; false: store order
   LastBatch last_batch = LastBatch::kKeep;
   int prefetch_batches = 3;        // depth of the loader's queue
+  BatchNormMode batch_norm = BatchNormMode::kBatch;
 };
 
 struct Config {

@@ -26,6 +26,13 @@
 // config.toml differs from the configuration given is refused, naming the first differing key
 // (device, prefetch_batches and checkpoint_every may change between runs: they do not change results).
 //
+// Data parallelism (TrainOptions::collective): rank 0's parameters and buffers are broadcast at the
+// start; each rank's loss is weighted by its share of the global batch, so the summed gradient is the
+// global batch's; loss parts, validation pixel counts and the stop flag are summed over the gang, so
+// every rank logs, validates and stops alike. After every step the ranks compare a checksum of their
+// parameters and stop with an error if they differ. Only rank 0 writes files; it alone predicts and
+// scores the test fold. BatchNorm statistics are per rank unless [training] batch_norm = "frozen".
+//
 // Errors: std::runtime_error, one line naming the file or the key: a bad store, split or checkpoint,
 // a loss that is not finite ("loss is nan at epoch 3 step 7"). The folder keeps what was written.
 // Thread safety: one job per process at a time (LibTorch's generators and determinism flags are global).
@@ -37,6 +44,7 @@
 #include <functional>
 #include <string>
 
+#include "ugs/worker/collective.h"
 #include "ugs/worker/config.h"
 #include "ugs/worker/loader.h"
 #include "ugs/worker/progress.h"
@@ -49,6 +57,10 @@ struct TrainOptions {
   std::FILE* progress_out = stdout;                    // nullptr: no terminal output
   const std::atomic<bool>* stop_requested = nullptr;  // checked after every step
   std::function<void(const StepReport&)> on_step;      // after every optimiser step
+  // The gang training this job data-parallel (nullptr: this process alone). Every rank calls
+  // train_job with the same configuration and folder; each trains on its slice of every global
+  // batch (loader.h), gradients are summed over the gang, and only rank 0 writes the folder.
+  Collective* collective = nullptr;
 };
 
 enum class TrainOutcome {
