@@ -21,6 +21,7 @@ void add_import_command(CLI::App& app);   // ugs import ugsnet-png DIR OUT
 void add_inspect_command(CLI::App& app);  // ugs inspect STORE
 void add_split_command(CLI::App& app);    // ugs split STORE --out FILE
 void add_score_command(CLI::App& app);    // ugs score --truth STORE --pred FILE
+void add_analyze_command(CLI::App& app);  // ugs analyze hu JOB: analyses of a job's results
 void add_weights_command(CLI::App& app);  // ugs weights import|export: weights from/to PyTorch
 
 }  // namespace ugs::cli
