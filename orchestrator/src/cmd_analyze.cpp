@@ -36,7 +36,7 @@ fs::path store_of_job(const fs::path& job) {
 void add_hu_command(CLI::App& analyze) {
   auto arguments = std::make_shared<HuArguments>();
   CLI::App* command = add_command(
-      analyze, "hu", "Pixel values (HU) in predicted vs true HC and LC regions: the paper's Fig. 8",
+      analyze, "hu", "HU in predicted vs true HC and LC regions (the paper's Fig. 8)",
       "Reads JOB/predictions.h5 and the store the job trained on (the store of JOB/config.toml, or\n"
       "--store). Per predicted nodule, at the store's resolution: true HC = the intersection of the\n"
       "annotators' masks, true LC = the union minus the intersection, predicted HC = I' >= 0.5,\n"

@@ -28,6 +28,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kMinimumPixels = 100;
+// Margins in character widths: the y tick labels on the left, the legend on the right.
+constexpr int kLeftMargin = 12;
+constexpr int kRightMargin = 24;
 // gnuplot's stderr quoted in an error message at most, in characters.
 constexpr std::size_t kMaxQuotedStderr = 600;
 
@@ -54,19 +57,22 @@ class ScratchFolder {
   fs::path path_;
 };
 
-// A gnuplot single-quoted string: only '' is special there; control characters would end the line.
+// A gnuplot double-quoted string: backslash and double quote escaped, so that no text closes it
+// early; control characters would end the command, so they become spaces. (Single-quoted strings
+// mis-scan a text that starts with a quote.)
 std::string quoted(const std::string& text) {
-  std::string out = "'";
+  std::string out = "\"";
   for (char c : text) {
-    if (c == '\'') {
-      out += "''";
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
     } else if (std::iscntrl(static_cast<unsigned char>(c))) {
       out += ' ';
     } else {
       out += c;
     }
   }
-  return out + "'";
+  return out + "\"";
 }
 
 bool is_hex_color(const std::string& color) {
@@ -159,7 +165,10 @@ std::string script(const Figure& figure, const fs::path& output, const fs::path&
   out << "set terminal pngcairo noenhanced size " << figure.width << ","
       << figure.height_per_row * rows << " font 'sans,10'\n"
       << "set output " << quoted(output.string()) << "\n"
-      << "set grid\nset key top right\n"
+      // The legend right of the axes, never over a curve, in a margin of the same width on every
+      // panel so that stacked panels share their x axis.
+      << "set grid\nset key outside right top\nset lmargin " << kLeftMargin << "\nset rmargin "
+      << kRightMargin << "\n"
       << "set multiplot layout " << rows << "," << figure.columns;
   if (!figure.title.empty()) out << " title " << quoted(figure.title);
   out << "\n";

@@ -21,6 +21,7 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int kPictureWidth = 1000;
 constexpr int kPanelHeight = 300;
+constexpr const char* kValidationColor = "#000000";
 
 class LineError {
  public:
@@ -82,8 +83,9 @@ EpochRecord parse_record(const std::string& text, const LineError& fail) {
 
 // One value per epoch of `records`, NaN where `value` has none.
 Series series_of(const std::vector<EpochRecord>& records, std::string title,
-                 const std::function<double(const EpochRecord&)>& value, Dash dash = Dash::kSolid) {
-  Series series{std::move(title), {}, {}, "", dash};
+                 const std::function<double(const EpochRecord&)>& value, std::string color = "",
+                 Dash dash = Dash::kSolid) {
+  Series series{std::move(title), {}, {}, std::move(color), dash};
   for (const EpochRecord& record : records) {
     series.x.push_back(record.epoch);
     series.y.push_back(value(record));
@@ -142,7 +144,7 @@ void plot_training_curve(const fs::path& training_log_jsonl, const fs::path& out
   }
   if (validation_metrics.count("loss")) {
     loss.series.push_back(series_of(records, "validation loss", table_value(&EpochRecord::validation, "loss"),
-                                    Dash::kDashed));
+                                    kValidationColor, Dash::kDashed));
   }
 
   Figure figure{training_log_jsonl.parent_path().filename().string(), {loss}, 1, kPictureWidth, kPanelHeight};

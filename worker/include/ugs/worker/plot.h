@@ -38,7 +38,7 @@ struct Series {
   std::string title;      // legend entry
   std::vector<double> x;  // same length as y
   std::vector<double> y;
-  std::string color;      // "#rrggbb"; empty: gnuplot's next default colour
+  std::string color = "";  // "#rrggbb"; empty: gnuplot's next default colour
   Dash dash = Dash::kSolid;
 };
 
