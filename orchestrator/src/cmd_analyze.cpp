@@ -27,8 +27,8 @@ struct HuArguments {
 fs::path store_of_job(const fs::path& job) {
   const fs::path config = job / "config.toml";
   if (!fs::exists(config)) {
-    throw std::runtime_error(config.string() + ": missing, so the job names no store: give it with "
-                             "--store");
+    throw std::runtime_error(config.string() + ": missing, so the job names no store; give one "
+                             "with --store");
   }
   return worker::load_config(config).data.store;
 }
@@ -37,30 +37,34 @@ void add_hu_command(CLI::App& analyze) {
   auto arguments = std::make_shared<HuArguments>();
   CLI::App* command = add_command(
       analyze, "hu", "HU in predicted vs true HC and LC regions (the paper's Fig. 8)",
-      "Reads JOB/predictions.h5 and the store the job trained on (the store of JOB/config.toml, or\n"
-      "--store). Per predicted nodule, at the store's resolution: true HC = the intersection of the\n"
-      "annotators' masks, true LC = the union minus the intersection, predicted HC = I' >= 0.5,\n"
-      "predicted LC = U' >= 0.5 minus predicted HC. The image values inside each region are pooled\n"
-      "over the nodules; their Gaussian kernel density estimates (Silverman's bandwidth) are drawn\n"
-      "like the paper's Fig. 8 (HC red, LC blue, true solid, predicted dashed) to PREFIX.png, and\n"
-      "the Wasserstein-1 distance between predicted and true values, for HC and for LC, is printed\n"
-      "and written with the regions' pixel counts, means, medians and the density curves to\n"
-      "PREFIX.json. The distance is in the store's unit: HU, or 8-bit display intensity for stores\n"
-      "imported from 8-bit PNGs (which keep no HU). As the scale to read it against, the distance\n"
-      "between true HC and true LC is reported too. Needs a network with uncertainty heads (the\n"
-      "predictions' /union and /intersection) and gnuplot for the picture. docs/analysis.md\n"
-      "explains the choices.\n"
+      "Reads JOB/predictions.h5 and the store the job trained on (data.store of\n"
+      "JOB/config.toml, or --store). Per predicted nodule, at the store's resolution: true HC\n"
+      "= the intersection of the annotators' masks, true LC = the union minus the\n"
+      "intersection, predicted HC = I' >= 0.5, predicted LC = U' >= 0.5 minus predicted HC.\n"
+      "The image values inside each region are pooled over the nodules; their Gaussian kernel\n"
+      "density estimates (Silverman's bandwidth) are drawn like the paper's Fig. 8 (HC red,\n"
+      "LC blue, true solid, predicted dashed) to PREFIX.png, and the Wasserstein-1 distance\n"
+      "between predicted and true values, for HC and for LC, is printed and written with the\n"
+      "regions' pixel counts, means, medians and the density curves to PREFIX.json. The\n"
+      "distance is in the store's unit: HU, or 8-bit display intensity for stores imported\n"
+      "from 8-bit PNGs (which keep no HU). As the scale to read it against, the distance\n"
+      "between true HC and true LC is reported too. Needs a network with uncertainty heads\n"
+      "(the predictions' /union and /intersection), and gnuplot for the picture.\n"
+      "docs/analysis.md explains the choices.\n"
       "Example: ugs analyze hu runs/ugsnet/fold_0");
-  command->add_option("JOB", arguments->job,
-                      "The job folder: holds predictions.h5 and config.toml (required)")
+  command
+      ->add_option("JOB", arguments->job,
+                   "The job folder: holds predictions.h5 and config.toml (required)")
       ->required();
   command->add_option("--store", arguments->store,
                       "The nodule store (default: data.store of JOB/config.toml)");
-  command->add_option("--out", arguments->out,
-                      "Prefix of the outputs PREFIX.png and PREFIX.json (default: JOB/hu_analysis)");
+  command->add_option(
+      "--out", arguments->out,
+      "Prefix of the outputs PREFIX.png and PREFIX.json (default: JOB/hu_analysis)");
   command->callback([arguments] {
     const fs::path job = arguments->job;
-    const fs::path store_path = arguments->store.empty() ? store_of_job(job) : fs::path(arguments->store);
+    const fs::path store_path =
+        arguments->store.empty() ? store_of_job(job) : fs::path(arguments->store);
     const fs::path predictions_file = job / "predictions.h5";
     const fs::path prefix = arguments->out.empty() ? job / "hu_analysis" : fs::path(arguments->out);
 

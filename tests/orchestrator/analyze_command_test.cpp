@@ -29,7 +29,8 @@ class AnalyzeHuCommand : public ::testing::Test {
     options.nodule_count = 8;
     write_synthetic_store(SynthGenerator(options), folder_ / "store", {});
     fs::create_directories(job());
-    std::ofstream(job() / "config.toml") << "[data]\nstore = \"" << (folder_ / "store").string() << "\"\n";
+    std::ofstream(job() / "config.toml")
+        << "[data]\nstore = \"" << (folder_ / "store").string() << "\"\n";
     // Perfect uncertainty heads for the first four nodules: I' = intersection, U' = union.
     NoduleStore store = NoduleStore::open(folder_ / "store");
     Predictions p;
@@ -59,20 +60,22 @@ TEST_F(AnalyzeHuCommand, WritesTheNumbersAndThePictureIntoTheJob) {
   CommandResult run = run_ugs("analyze hu " + job().string());
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("of 4 nodules"), std::string::npos) << run.output;
-  EXPECT_NE(run.output.find("predicted vs true: HC 0.0 HU, LC 0.0 HU"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("predicted vs true: HC 0.0 HU, LC 0.0 HU"), std::string::npos)
+      << run.output;
   const nlohmann::json json = nlohmann::json::parse(std::ifstream(job() / "hu_analysis.json"));
   EXPECT_EQ(json.at("wasserstein1").at("hc"), 0.0);
   EXPECT_EQ(json.at("wasserstein1").at("lc"), 0.0);
   EXPECT_GT(json.at("wasserstein1").at("true_hc_vs_true_lc").get<double>(), 0.0);
-  EXPECT_EQ(json.at("regions").at("true_hc").at("pixels"), json.at("regions").at("predicted_hc").at("pixels"));
+  EXPECT_EQ(json.at("regions").at("true_hc").at("pixels"),
+            json.at("regions").at("predicted_hc").at("pixels"));
   EXPECT_TRUE(ugs::testing::png_size(job() / "hu_analysis.png").valid);
 }
 
 TEST_F(AnalyzeHuCommand, StoreAndPrefixCanBeGiven) {
   fs::remove(job() / "config.toml");
   const fs::path prefix = folder_ / "elsewhere";
-  CommandResult run = run_ugs("analyze hu " + job().string() + " --store " + (folder_ / "store").string() +
-                              " --out " + prefix.string());
+  CommandResult run = run_ugs("analyze hu " + job().string() + " --store " +
+                              (folder_ / "store").string() + " --out " + prefix.string());
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_TRUE(fs::exists(prefix.string() + ".json"));
   EXPECT_TRUE(ugs::testing::png_size(prefix.string() + ".png").valid);
@@ -83,14 +86,16 @@ TEST_F(AnalyzeHuCommand, ErrorsAreOneLine) {
   write_predictions(job() / "predictions.h5", without_heads_);
   CommandResult run = run_ugs("analyze hu " + job().string());
   EXPECT_EQ(run.exit_code, 1);
-  EXPECT_EQ(run.output, "ugs: error: " + (job() / "predictions.h5").string() +
-                            ": no /union and /intersection: the network has no uncertainty heads (U', "
-                            "I'), so there are no predicted HC and LC regions to analyse\n");
+  EXPECT_EQ(run.output,
+            "ugs: error: " + (job() / "predictions.h5").string() +
+                ": no /union and /intersection: the network has no uncertainty heads (U', "
+                "I'), so there are no predicted HC and LC regions to analyse\n");
 
   fs::remove(job() / "config.toml");
   run = run_ugs("analyze hu " + job().string());
   EXPECT_EQ(run.exit_code, 1);
-  EXPECT_EQ(run.output.rfind("ugs: error: " + (job() / "config.toml").string() + ": missing", 0), 0u)
+  EXPECT_EQ(run.output.rfind("ugs: error: " + (job() / "config.toml").string() + ": missing", 0),
+            0u)
       << run.output;
 
   SynthOptions other;
@@ -104,7 +109,8 @@ TEST_F(AnalyzeHuCommand, ErrorsAreOneLine) {
   write_predictions(job() / "predictions.h5", foreign);
   run = run_ugs("analyze hu " + job().string() + " --store " + (folder_ / "other").string());
   EXPECT_EQ(run.exit_code, 1);
-  EXPECT_NE(run.output.find("4 predicted nodule ids are not in store"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("4 predicted nodule ids are not in store"), std::string::npos)
+      << run.output;
   EXPECT_EQ(run.output.find('\n'), run.output.size() - 1) << run.output;
 }
 

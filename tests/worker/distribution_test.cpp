@@ -1,5 +1,6 @@
 // Empirical distributions: Wasserstein-1 against distances worked out by hand (derivations in the
-// comments), Silverman's bandwidth against its formula, the density estimate against its definition.
+// comments), Silverman's bandwidth against its formula, the density estimate against its
+// definition.
 #include "ugs/worker/distribution.h"
 
 #include <gtest/gtest.h>
@@ -31,11 +32,11 @@ TEST(Wasserstein1, SmallSamplesByHand) {
   EXPECT_DOUBLE_EQ(wasserstein1(EmpiricalDistribution({0}), EmpiricalDistribution({3, 1})), 2.0);
   // {1, 2, 3} vs {1, 2, 3, 4}: |F - G| is 1/3 - 1/4 on [1, 2), 2/3 - 1/2 on [2, 3), 1 - 3/4 on
   // [3, 4): 1/12 + 2/12 + 3/12.
-  EXPECT_DOUBLE_EQ(wasserstein1(EmpiricalDistribution({3, 1, 2}), EmpiricalDistribution({4, 2, 1, 3})),
-                   0.5);
+  EXPECT_DOUBLE_EQ(
+      wasserstein1(EmpiricalDistribution({3, 1, 2}), EmpiricalDistribution({4, 2, 1, 3})), 0.5);
   // Equal sizes: the mean distance of the sorted pairs, (0 + 7 + 5) / 3.
-  EXPECT_DOUBLE_EQ(wasserstein1(EmpiricalDistribution({1, 2, 9}), EmpiricalDistribution({14, 9, 1})),
-                   4.0);
+  EXPECT_DOUBLE_EQ(
+      wasserstein1(EmpiricalDistribution({1, 2, 9}), EmpiricalDistribution({14, 9, 1})), 4.0);
 }
 
 TEST(Wasserstein1, IsSymmetricAndZeroOnItself) {
@@ -50,8 +51,8 @@ TEST(Wasserstein1, ShiftingASampleMovesItByTheShift) {
   for (double shift : {0.25, 37.5, -410.0}) {
     std::vector<double> shifted = x;
     for (double& v : shifted) v += shift;
-    EXPECT_NEAR(wasserstein1(EmpiricalDistribution(x), EmpiricalDistribution(shifted)), std::abs(shift),
-                1e-9);
+    EXPECT_NEAR(wasserstein1(EmpiricalDistribution(x), EmpiricalDistribution(shifted)),
+                std::abs(shift), 1e-9);
   }
 }
 
@@ -66,8 +67,8 @@ TEST(EmpiricalDistribution, StatisticsByHand) {
   EXPECT_DOUBLE_EQ(d.mean(), 4.0);
   EXPECT_DOUBLE_EQ(d.standard_deviation(), std::sqrt(50.0 / 4.0));  // squares 9+4+1+0+36
   EXPECT_DOUBLE_EQ(d.median(), 3.0);
-  EXPECT_DOUBLE_EQ(d.quantile(0.25), 2.0);    // position 1
-  EXPECT_DOUBLE_EQ(d.quantile(0.875), 7.0);   // position 3.5: halfway from 4 to 10
+  EXPECT_DOUBLE_EQ(d.quantile(0.25), 2.0);   // position 1
+  EXPECT_DOUBLE_EQ(d.quantile(0.875), 7.0);  // position 3.5: halfway from 4 to 10
   EXPECT_DOUBLE_EQ(EmpiricalDistribution({4, 1, 2, 3}).median(), 2.5);
   EXPECT_THROW(d.quantile(1.5), std::invalid_argument);
   EXPECT_TRUE(std::isnan(EmpiricalDistribution().mean()));

@@ -50,7 +50,8 @@ NoduleStore hand_store(const fs::path& dir, storage::ImageUnit unit) {
   return NoduleStore::open(dir);
 }
 
-// I' >= 0.5 at {5, 6, 10} (0.5 itself counts); U' >= 0.5 at {1, 5, 6, 9, 10, 14}, just under it at 2.
+// I' >= 0.5 at {5, 6, 10} (0.5 itself counts); U' >= 0.5 at {1, 5, 6, 9, 10, 14}, just under it
+// at 2.
 Predictions hand_predictions() {
   Predictions p;
   p.height = p.width = kSide;

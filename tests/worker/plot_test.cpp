@@ -123,9 +123,11 @@ constexpr const char* kLog =
 TEST(TrainingCurve, ReadsTheLog) {
   TemporaryFolder folder;
   // A resumed run repeats epoch 2 and 3 after them; the later lines win.
-  write_text(folder / "log.jsonl",
-             std::string(kLog) + R"({"epoch":2,"lr":9e-5,"loss":{"total":0.65}})" "\n" +
-                 R"({"epoch":3,"lr":5e-5,"loss":{"total":0.45}})" "\n");
+  write_text(folder / "log.jsonl", std::string(kLog) +
+                                       R"({"epoch":2,"lr":9e-5,"loss":{"total":0.65}})"
+                                       "\n" +
+                                       R"({"epoch":3,"lr":5e-5,"loss":{"total":0.45}})"
+                                       "\n");
   const std::vector<EpochRecord> records = read_training_log(folder / "log.jsonl");
   ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0].epoch, 1);
@@ -146,7 +148,8 @@ TEST(TrainingCurve, DrawsThePanels) {
   const auto size = png_size(folder / "curve.png");
   ASSERT_TRUE(size.valid);
   EXPECT_EQ(size.height, 4u * 300u);  // loss, validation, learning rate, epoch time
-  write_text(folder / "plain.jsonl", R"({"epoch":0,"loss":{"phi_b":0.7}})" "\n");
+  write_text(folder / "plain.jsonl", R"({"epoch":0,"loss":{"phi_b":0.7}})"
+                                     "\n");
   plot_training_curve(folder / "plain.jsonl", folder / "plain.png");
   EXPECT_EQ(png_size(folder / "plain.png").height, 300u);  // one epoch, losses only
 }
@@ -154,7 +157,8 @@ TEST(TrainingCurve, DrawsThePanels) {
 TEST(TrainingCurve, AMalformedLineIsNamedByFileAndLine) {
   TemporaryFolder folder;
   const fs::path log = folder / "log.jsonl";
-  const std::string first = R"({"epoch":1,"loss":{"total":0.9}})" "\n";
+  const std::string first = R"({"epoch":1,"loss":{"total":0.9}})"
+                            "\n";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"({"epoch":2,"loss":{"total":0.)", "not a JSON object"},
       {R"([1, 2])", "not a JSON object"},

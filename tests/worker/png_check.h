@@ -20,8 +20,10 @@ struct PngSize {
 
 inline PngSize png_size(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
-  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  static const std::array<unsigned char, 8> kSignature = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+  static const std::array<unsigned char, 8> kSignature = {0x89, 'P',  'N',  'G',
+                                                          '\r', '\n', 0x1a, '\n'};
   PngSize size;
   if (bytes.size() < 24 || !std::equal(kSignature.begin(), kSignature.end(), bytes.begin()) ||
       std::string(bytes.begin() + 12, bytes.begin() + 16) != "IHDR") {

@@ -19,10 +19,12 @@ constexpr double kSqrtTwoPi = 2.506628274631000502;
 
 }  // namespace
 
-EmpiricalDistribution::EmpiricalDistribution(std::vector<double> values) : sorted_(std::move(values)) {
+EmpiricalDistribution::EmpiricalDistribution(std::vector<double> values)
+    : sorted_(std::move(values)) {
   for (double v : sorted_) {
     if (!std::isfinite(v)) {
-      throw std::invalid_argument("EmpiricalDistribution: a value is not finite (" + std::to_string(v) + ")");
+      throw std::invalid_argument("EmpiricalDistribution: a value is not finite (" +
+                                  std::to_string(v) + ")");
     }
   }
   std::sort(sorted_.begin(), sorted_.end());
@@ -51,7 +53,8 @@ double EmpiricalDistribution::quantile(double p) const {
   const double position = p * static_cast<double>(size() - 1);
   const std::size_t below = static_cast<std::size_t>(std::floor(position));
   const std::size_t above = std::min(below + 1, size() - 1);
-  return sorted_[below] + (position - static_cast<double>(below)) * (sorted_[above] - sorted_[below]);
+  return sorted_[below] +
+         (position - static_cast<double>(below)) * (sorted_[above] - sorted_[below]);
 }
 
 double EmpiricalDistribution::silverman_bandwidth() const {

@@ -127,20 +127,28 @@ std::string formatted(double value, const char* format) {
 
 const char* json_name(HuRegion region) {
   switch (region) {
-    case HuRegion::kTrueHc: return "true_hc";
-    case HuRegion::kPredictedHc: return "predicted_hc";
-    case HuRegion::kTrueLc: return "true_lc";
-    case HuRegion::kPredictedLc: return "predicted_lc";
+    case HuRegion::kTrueHc:
+      return "true_hc";
+    case HuRegion::kPredictedHc:
+      return "predicted_hc";
+    case HuRegion::kTrueLc:
+      return "true_lc";
+    case HuRegion::kPredictedLc:
+      return "predicted_lc";
   }
   return "?";
 }
 
 const char* display_name(HuRegion region) {
   switch (region) {
-    case HuRegion::kTrueHc: return "true HC";
-    case HuRegion::kPredictedHc: return "predicted HC";
-    case HuRegion::kTrueLc: return "true LC";
-    case HuRegion::kPredictedLc: return "predicted LC";
+    case HuRegion::kTrueHc:
+      return "true HC";
+    case HuRegion::kPredictedHc:
+      return "predicted HC";
+    case HuRegion::kTrueLc:
+      return "true LC";
+    case HuRegion::kPredictedLc:
+      return "predicted LC";
   }
   return "?";
 }
@@ -227,8 +235,8 @@ void write_hu_analysis_json(const fs::path& file, const HuAnalysis& analysis) {
 std::string hu_analysis_table(const HuAnalysis& a) {
   const std::string unit = unit_label(a.unit);
   std::ostringstream out;
-  out << "Pixel values (" << unit << ") in the true and predicted HC and LC regions of " << a.nodules
-      << " nodules\n  predictions " << a.predictions.string() << "\n  store       "
+  out << "Pixel values (" << unit << ") in the true and predicted HC and LC regions of "
+      << a.nodules << " nodules\n  predictions " << a.predictions.string() << "\n  store       "
       << a.store.string() << "\n";
   if (a.unit != storage::ImageUnit::kHounsfield) {
     out << "  the store keeps 8-bit display intensities (0..255), not HU\n";
@@ -244,17 +252,18 @@ std::string hu_analysis_table(const HuAnalysis& a) {
     out << line;
   }
   out << "\nWasserstein-1, predicted vs true: HC " << formatted(a.w1_hc, "%.1f") << " " << unit
-      << ", LC " << formatted(a.w1_lc, "%.1f") << " " << unit << " (true HC vs true LC: "
-      << formatted(a.w1_true_hc_true_lc, "%.1f") << " " << unit << ")\n";
+      << ", LC " << formatted(a.w1_lc, "%.1f") << " " << unit
+      << " (true HC vs true LC: " << formatted(a.w1_true_hc_true_lc, "%.1f") << " " << unit
+      << ")\n";
   return out.str();
 }
 
 void plot_hu_analysis(const fs::path& png, const HuAnalysis& a) {
   const std::string unit = unit_label(a.unit);
-  plot::Panel panel{"Kernel density estimates, " + std::to_string(a.nodules) + " nodules: W1 HC " +
-                        formatted(a.w1_hc, "%.1f") + " " + unit + ", LC " +
-                        formatted(a.w1_lc, "%.1f") + " " + unit,
-                    unit, "density", plot::Scale::kLinear, {}};
+  const std::string title = "Kernel density estimates, " + std::to_string(a.nodules) +
+                            " nodules: W1 HC " + formatted(a.w1_hc, "%.1f") + " " + unit +
+                            ", LC " + formatted(a.w1_lc, "%.1f") + " " + unit;
+  plot::Panel panel{title, unit, "density", plot::Scale::kLinear, {}};
   for (HuRegion region : kRegions) {
     const std::vector<double>& curve = a.density[static_cast<int>(region)];
     if (curve.empty()) continue;

@@ -40,8 +40,8 @@ class ScratchFolder {
   ScratchFolder() {
     std::string pattern = (fs::temp_directory_path() / "ugs-plot-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error(pattern + ": cannot create a temporary folder for gnuplot: " +
-                               std::strerror(errno));
+      throw std::runtime_error(
+          pattern + ": cannot create a temporary folder for gnuplot: " + std::strerror(errno));
     }
     path_ = pattern;
   }
@@ -86,11 +86,13 @@ bool is_hex_color(const std::string& color) {
 void validate(const Figure& figure) {
   if (figure.panels.empty()) throw std::invalid_argument("plot: a figure needs at least one panel");
   if (figure.columns < 1) {
-    throw std::invalid_argument("plot: columns must be >= 1, got " + std::to_string(figure.columns));
+    throw std::invalid_argument("plot: columns must be >= 1, got " +
+                                std::to_string(figure.columns));
   }
   if (figure.width < kMinimumPixels || figure.height_per_row < kMinimumPixels) {
-    throw std::invalid_argument("plot: the picture must be at least " + std::to_string(kMinimumPixels) +
-                                " px wide and per row, got " + std::to_string(figure.width) + " and " +
+    throw std::invalid_argument("plot: the picture must be at least " +
+                                std::to_string(kMinimumPixels) + " px wide and per row, got " +
+                                std::to_string(figure.width) + " and " +
                                 std::to_string(figure.height_per_row));
   }
   for (const Panel& panel : figure.panels) {
@@ -101,8 +103,8 @@ void validate(const Figure& figure) {
                                     std::to_string(series.y.size()) + " y values");
       }
       if (!series.color.empty() && !is_hex_color(series.color)) {
-        throw std::invalid_argument("plot: series '" + series.title + "' has colour '" + series.color +
-                                    "', expected #rrggbb");
+        throw std::invalid_argument("plot: series '" + series.title + "' has colour '" +
+                                    series.color + "', expected #rrggbb");
       }
     }
   }
@@ -201,7 +203,9 @@ std::string one_line(const std::string& stderr_text, const fs::path& script_file
     }
   }
   std::string out;
-  for (const std::string& line : located.empty() ? other : located) out += (out.empty() ? "" : "; ") + line;
+  for (const std::string& line : located.empty() ? other : located) {
+    out += (out.empty() ? "" : "; ") + line;
+  }
   if (out.empty()) out = "no message";
   if (out.size() > kMaxQuotedStderr) out = out.substr(0, kMaxQuotedStderr) + "...";
   return out;
@@ -224,12 +228,14 @@ void run_gnuplot(const fs::path& script_file, const fs::path& stderr_file, const
     throw std::runtime_error("gnuplot not found: install gnuplot-nox (deploy/setup.sh does)");
   }
   if (spawn_error != 0) {
-    throw std::runtime_error(png.string() + ": cannot start gnuplot: " + std::strerror(spawn_error));
+    throw std::runtime_error(png.string() +
+                             ": cannot start gnuplot: " + std::strerror(spawn_error));
   }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) {
-      throw std::runtime_error(png.string() + ": waiting for gnuplot failed: " + std::strerror(errno));
+      throw std::runtime_error(png.string() +
+                               ": waiting for gnuplot failed: " + std::strerror(errno));
     }
   }
   if (WIFSIGNALED(status)) {
@@ -238,8 +244,8 @@ void run_gnuplot(const fs::path& script_file, const fs::path& stderr_file, const
   }
   if (WEXITSTATUS(status) != 0) {
     throw std::runtime_error(png.string() + ": gnuplot failed (exit status " +
-                             std::to_string(WEXITSTATUS(status)) + "): " +
-                             one_line(read_text(stderr_file), script_file));
+                             std::to_string(WEXITSTATUS(status)) +
+                             "): " + one_line(read_text(stderr_file), script_file));
   }
 }
 
@@ -254,7 +260,9 @@ void write_png(const fs::path& png, const Figure& figure) {
       std::ofstream out(script_file);
       out << script(figure, fs::absolute(temporary), scratch.path());
       out.close();
-      if (!out) throw std::runtime_error(script_file.string() + ": cannot write the gnuplot script");
+      if (!out) {
+        throw std::runtime_error(script_file.string() + ": cannot write the gnuplot script");
+      }
     }
     run_gnuplot(script_file, scratch.path() / "stderr.txt", png);
     std::error_code error;

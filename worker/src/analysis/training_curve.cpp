@@ -25,8 +25,11 @@ constexpr const char* kValidationColor = "#000000";
 
 class LineError {
  public:
-  LineError(const fs::path& file, std::size_t line) : where_(file.string() + ":" + std::to_string(line) + ": ") {}
-  [[noreturn]] void operator()(const std::string& problem) const { throw std::runtime_error(where_ + problem); }
+  LineError(const fs::path& file, std::size_t line)
+      : where_(file.string() + ":" + std::to_string(line) + ": ") {}
+  [[noreturn]] void operator()(const std::string& problem) const {
+    throw std::runtime_error(where_ + problem);
+  }
 
  private:
   std::string where_;
@@ -45,7 +48,9 @@ double optional_number(const nlohmann::json& object, const char* key, const Line
 
 std::map<std::string, double> numbers_of(const nlohmann::json& object, const std::string& name,
                                          const LineError& fail) {
-  if (!object.is_object()) fail("\"" + name + "\" must be an object of numbers, got " + object.dump());
+  if (!object.is_object()) {
+    fail("\"" + name + "\" must be an object of numbers, got " + object.dump());
+  }
   std::map<std::string, double> numbers;
   for (const auto& [key, value] : object.items()) {
     numbers[key] = number_or_nan(value, name + "." + key, fail);
@@ -93,8 +98,8 @@ Series series_of(const std::vector<EpochRecord>& records, std::string title,
   return series;
 }
 
-std::function<double(const EpochRecord&)> table_value(std::map<std::string, double> EpochRecord::*table,
-                                                 const std::string& key) {
+std::function<double(const EpochRecord&)> table_value(
+    std::map<std::string, double> EpochRecord::*table, const std::string& key) {
   return [table, key](const EpochRecord& record) {
     auto it = (record.*table).find(key);
     return it == (record.*table).end() ? kNaN : it->second;
@@ -130,37 +135,46 @@ std::vector<EpochRecord> read_training_log(const fs::path& training_log_jsonl) {
 
 void plot_training_curve(const fs::path& training_log_jsonl, const fs::path& out_png) {
   const std::vector<EpochRecord> records = read_training_log(training_log_jsonl);
-
-  // Loss parts in a fixed order: the total first, then the parts by name.
   std::set<std::string> parts, validation_metrics;
   for (const EpochRecord& record : records) {
     for (const auto& entry : record.loss) parts.insert(entry.first);
     for (const auto& entry : record.validation) validation_metrics.insert(entry.first);
   }
+  // Loss parts in a fixed order: the total first, then the parts by name.
+  std::vector<std::string> ordered_parts;
+  if (parts.erase("total")) ordered_parts.push_back("total");
+  ordered_parts.insert(ordered_parts.end(), parts.begin(), parts.end());
+
   Panel loss{"Loss", "epoch", "loss", Scale::kLog, {}};
-  if (parts.count("total")) loss.series.push_back(series_of(records, "total", table_value(&EpochRecord::loss, "total")));
-  for (const std::string& part : parts) {
-    if (part != "total") loss.series.push_back(series_of(records, part, table_value(&EpochRecord::loss, part)));
+  for (const std::string& part : ordered_parts) {
+    loss.series.push_back(series_of(records, part, table_value(&EpochRecord::loss, part)));
   }
-  if (validation_metrics.count("loss")) {
-    loss.series.push_back(series_of(records, "validation loss", table_value(&EpochRecord::validation, "loss"),
+  if (validation_metrics.erase("loss")) {
+    loss.series.push_back(series_of(records, "validation loss",
+                                    table_value(&EpochRecord::validation, "loss"),
                                     kValidationColor, Dash::kDashed));
   }
-
-  Figure figure{training_log_jsonl.parent_path().filename().string(), {loss}, 1, kPictureWidth, kPanelHeight};
   Panel validation{"Validation", "epoch", "score", Scale::kLinear, {}};
   for (const std::string& metric : validation_metrics) {
-    if (metric != "loss") {
-      validation.series.push_back(series_of(records, metric, table_value(&EpochRecord::validation, metric)));
-    }
+    validation.series.push_back(
+        series_of(records, metric, table_value(&EpochRecord::validation, metric)));
   }
+  const Series lr = series_of(records, "lr", [](const EpochRecord& r) { return r.lr; });
+  const Series seconds =
+      series_of(records, "seconds", [](const EpochRecord& r) { return r.seconds; });
+
+  Figure figure;
+  figure.title = training_log_jsonl.parent_path().filename().string();
+  figure.width = kPictureWidth;
+  figure.height_per_row = kPanelHeight;
+  figure.panels.push_back(loss);
   if (!validation.series.empty()) figure.panels.push_back(validation);
-  Panel lr{"Learning rate", "epoch", "learning rate", Scale::kLinear,
-           {series_of(records, "lr", [](const EpochRecord& r) { return r.lr; })}};
-  if (any_finite(lr.series.front())) figure.panels.push_back(lr);
-  Panel seconds{"Epoch time", "epoch", "seconds", Scale::kLinear,
-                {series_of(records, "seconds", [](const EpochRecord& r) { return r.seconds; })}};
-  if (any_finite(seconds.series.front())) figure.panels.push_back(seconds);
+  if (any_finite(lr)) {
+    figure.panels.push_back({"Learning rate", "epoch", "learning rate", Scale::kLinear, {lr}});
+  }
+  if (any_finite(seconds)) {
+    figure.panels.push_back({"Epoch time", "epoch", "seconds", Scale::kLinear, {seconds}});
+  }
   write_png(out_png, figure);
 }
 

@@ -12,9 +12,9 @@
 //                       and R's default); median = quantile(0.5)
 //   standard_deviation  the sample one: sqrt(sum (x - mean)^2 / (n - 1)); NaN for n < 2
 //   silverman_bandwidth Silverman's rule of thumb (Silverman 1986, eq. 3.31; R's bw.nrd0):
-//                       h = 0.9 min(sd, IQR / 1.34) n^(-1/5), IQR = quantile(0.75) - quantile(0.25).
+//                       h = 0.9 min(sd, IQR / 1.34) n^(-1/5), IQR = Q(0.75) - Q(0.25).
 //                       When IQR is 0 (the middle half of the values equal) sd replaces the
-//                       minimum; when sd is 0 or NaN too (all values equal, n = 1) h = 1, one unit.
+//                       minimum; when sd is 0 or NaN too (all values equal, n = 1), h = 1 unit.
 //   density(t)          (1 / (n h)) sum_i phi((t - x_i) / h), phi the standard normal density;
 //                       terms beyond 8 h (relative weight < 1e-13) are skipped and equal values
 //                       summed once, which keeps it fast on large samples of integer HU.

@@ -1,8 +1,8 @@
 // Line charts as PNG files, drawn by gnuplot (Debian: gnuplot-nox; deploy/setup.sh installs it).
 // The data and a gnuplot script go to a temporary folder, gnuplot runs on them with the pngcairo
-// terminal, and the picture lands at its path atomically (storage/atomic_file.h). Nothing here draws
-// by hand: this is a thin, typed front end to gnuplot for the project's figures (training curves,
-// `ugs analyze hu`).
+// terminal, and the picture lands at its path atomically (storage/atomic_file.h). Nothing here
+// draws by hand: this is a thin, typed front end to gnuplot for the project's figures (training
+// curves, `ugs analyze hu`).
 //
 //   plot::Panel loss{"Loss", "epoch", "loss", plot::Scale::kLog, {}};
 //   loss.series.push_back({"train", epochs, train_loss});
@@ -18,9 +18,9 @@
 //
 // Errors: std::invalid_argument for a malformed Figure (no panel, columns < 1, a size below 100 px,
 // x and y of different lengths, a colour that is not "#rrggbb"); std::runtime_error with one line
-// when gnuplot is not installed ("gnuplot not found: install gnuplot-nox (deploy/setup.sh does)"), when
-// it fails (its exit status and what it wrote on stderr), or when the PNG cannot be written. On any
-// error the target file is untouched.
+// when gnuplot is not installed ("gnuplot not found: install gnuplot-nox (deploy/setup.sh does)"),
+// when it fails (its exit status and what it wrote on stderr), or when the PNG cannot be written.
+// On any error the target file is untouched.
 // Thread safety: write_png keeps no state and may run on several threads; each call starts one
 // gnuplot process and waits for it (the calling thread blocks).
 #pragma once
@@ -56,7 +56,7 @@ struct Figure {
   std::string title;  // above all panels; empty: none
   std::vector<Panel> panels;
   int columns = 1;
-  int width = 1000;         // pixels of the whole picture
+  int width = 1000;          // pixels of the whole picture
   int height_per_row = 320;  // pixels per row of panels
 };
 
