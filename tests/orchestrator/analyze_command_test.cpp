@@ -11,7 +11,7 @@
 #include "ugs/storage/predictions.h"
 #include "ugs/storage/store.h"
 #include "ugs/storage/synth.h"
-#include "worker/png_check.h"
+#include "worker/analysis_test_support.h"
 
 namespace {
 
@@ -31,20 +31,9 @@ class AnalyzeHuCommand : public ::testing::Test {
     fs::create_directories(job());
     std::ofstream(job() / "config.toml")
         << "[data]\nstore = \"" << (folder_ / "store").string() << "\"\n";
-    // Perfect uncertainty heads for the first four nodules: I' = intersection, U' = union.
-    NoduleStore store = NoduleStore::open(folder_ / "store");
-    Predictions p;
-    p.height = p.width = options.height;
-    p.union_map.emplace();
-    p.intersection_map.emplace();
-    for (std::size_t i = 0; i < 4; ++i) {
-      Nodule n = store.read(i);
-      p.nodule_ids.push_back(n.info.nodule_id);
-      p.segmentation.insert(p.segmentation.end(), n.union_mask.begin(), n.union_mask.end());
-      p.union_map->insert(p.union_map->end(), n.union_mask.begin(), n.union_mask.end());
-      p.intersection_map->insert(p.intersection_map->end(), n.intersection_mask.begin(),
-                                 n.intersection_mask.end());
-    }
+    // Perfect uncertainty heads for the first four nodules.
+    const Predictions p =
+        ugs::testing::perfect_predictions(NoduleStore::open(folder_ / "store"), {0, 1, 2, 3});
     write_predictions(job() / "predictions.h5", p);
     without_heads_ = p;
     without_heads_.union_map.reset();

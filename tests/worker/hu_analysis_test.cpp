@@ -14,7 +14,7 @@
 
 #include "storage/test_support.h"
 #include "ugs/storage/synth.h"
-#include "worker/png_check.h"
+#include "worker/analysis_test_support.h"
 
 namespace ugs::metrics {
 namespace {
@@ -131,18 +131,8 @@ TEST(HuAnalysis, PerfectPredictionsOfSyntheticNodulesAreAtDistanceZero) {
   storage::SynthGenerator generator(options);
   storage::write_synthetic_store(generator, folder / "store", {});
   NoduleStore store = NoduleStore::open(folder / "store");
-  Predictions p;
-  p.height = p.width = options.height;
-  p.union_map.emplace();
-  p.intersection_map.emplace();
-  for (std::size_t i = 0; i < store.size(); i += 2) {  // every other nodule, as a test fold would
-    Nodule nodule = store.read(i);
-    p.nodule_ids.push_back(nodule.info.nodule_id);
-    p.segmentation.insert(p.segmentation.end(), nodule.union_mask.begin(), nodule.union_mask.end());
-    p.union_map->insert(p.union_map->end(), nodule.union_mask.begin(), nodule.union_mask.end());
-    p.intersection_map->insert(p.intersection_map->end(), nodule.intersection_mask.begin(),
-                               nodule.intersection_mask.end());
-  }
+  // Every other nodule, as a test fold would be.
+  const Predictions p = ugs::testing::perfect_predictions(store, {0, 2, 4, 6, 8, 10});
   const HuAnalysis a = analyze_hu(store, p, "p.h5");
   EXPECT_EQ(a.nodules, 6u);
   EXPECT_EQ(a.w1_hc, 0.0);

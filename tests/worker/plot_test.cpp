@@ -15,7 +15,7 @@
 
 #include "storage/test_support.h"
 #include "ugs/worker/training_curve.h"
-#include "worker/png_check.h"
+#include "worker/analysis_test_support.h"
 
 namespace ugs::plot {
 namespace {

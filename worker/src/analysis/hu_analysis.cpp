@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "../metrics/prediction_rows.h"
 #include "ugs/storage/atomic_file.h"
 #include "ugs/worker/plot.h"
 #include "ugs/worker/scoring.h"
@@ -24,24 +25,21 @@ using storage::Predictions;
 
 namespace {
 
-// Nodules read from the store at a time: bounds memory on large stores, one HDF5 read per batch.
-constexpr std::size_t kReadBatch = 512;
-// Ids named in an error message before "...".
-constexpr std::size_t kIdsInMessages = 3;
 // The density grid reaches this many bandwidths beyond the extreme values (the tails hold < 1e-4).
 constexpr double kGridMarginBandwidths = 4.0;
 constexpr std::array<HuRegion, kHuRegionCount> kRegions = {
     HuRegion::kTrueHc, HuRegion::kPredictedHc, HuRegion::kTrueLc, HuRegion::kPredictedLc};
+struct RegionNames {
+  const char* json;
+  const char* display;
+};
+constexpr RegionNames kRegionNames[kHuRegionCount] = {  // by HuRegion
+    {"true_hc", "true HC"},
+    {"predicted_hc", "predicted HC"},
+    {"true_lc", "true LC"},
+    {"predicted_lc", "predicted LC"}};
 constexpr const char* kHcColor = "#d62728";
 constexpr const char* kLcColor = "#1f77b4";
-
-std::string first_ids(const std::vector<std::string>& ids) {
-  std::string out;
-  for (std::size_t i = 0; i < ids.size() && i < kIdsInMessages; ++i) {
-    out += (i ? ", '" : "'") + ids[i] + "'";
-  }
-  return out + (ids.size() > kIdsInMessages ? ", ..." : "");
-}
 
 void require_uncertainty_heads(const Predictions& p, const fs::path& predictions_file) {
   if (p.union_map && p.intersection_map) return;
@@ -51,33 +49,6 @@ void require_uncertainty_heads(const Predictions& p, const fs::path& predictions
   throw std::runtime_error(predictions_file.string() + ": no " + missing +
                            ": the network has no uncertainty heads (U', I'), so there are no "
                            "predicted HC and LC regions to analyse");
-}
-
-// Store index of every prediction row, after checking sizes and ids.
-std::vector<std::size_t> store_indices(const NoduleStore& store, const Predictions& p,
-                                       const fs::path& predictions_file) {
-  const storage::StoreAttributes& attributes = store.attributes();
-  if (p.height != attributes.height || p.width != attributes.width) {
-    throw std::runtime_error(predictions_file.string() + ": maps are " + std::to_string(p.height) +
-                             "x" + std::to_string(p.width) + ", the crops of store " +
-                             store.path().string() + " are " + std::to_string(attributes.height) +
-                             "x" + std::to_string(attributes.width));
-  }
-  std::vector<std::size_t> indices;
-  std::vector<std::string> unknown;
-  for (const std::string& id : p.nodule_ids) {
-    if (auto index = store.find(id)) {
-      indices.push_back(*index);
-    } else {
-      unknown.push_back(id);
-    }
-  }
-  if (!unknown.empty()) {
-    throw std::runtime_error(predictions_file.string() + ": " + std::to_string(unknown.size()) +
-                             " predicted nodule ids are not in store " + store.path().string() +
-                             " (" + first_ids(unknown) + ")");
-  }
-  return indices;
 }
 
 using RegionValues = std::array<std::vector<double>, kHuRegionCount>;
@@ -125,32 +96,10 @@ std::string formatted(double value, const char* format) {
 
 }  // namespace
 
-const char* json_name(HuRegion region) {
-  switch (region) {
-    case HuRegion::kTrueHc:
-      return "true_hc";
-    case HuRegion::kPredictedHc:
-      return "predicted_hc";
-    case HuRegion::kTrueLc:
-      return "true_lc";
-    case HuRegion::kPredictedLc:
-      return "predicted_lc";
-  }
-  return "?";
-}
+const char* json_name(HuRegion region) { return kRegionNames[static_cast<int>(region)].json; }
 
 const char* display_name(HuRegion region) {
-  switch (region) {
-    case HuRegion::kTrueHc:
-      return "true HC";
-    case HuRegion::kPredictedHc:
-      return "predicted HC";
-    case HuRegion::kTrueLc:
-      return "true LC";
-    case HuRegion::kPredictedLc:
-      return "predicted LC";
-  }
-  return "?";
+  return kRegionNames[static_cast<int>(region)].display;
 }
 
 const char* unit_label(storage::ImageUnit unit) {
@@ -160,11 +109,12 @@ const char* unit_label(storage::ImageUnit unit) {
 HuAnalysis analyze_hu(const NoduleStore& store, const Predictions& predictions,
                       const fs::path& predictions_file) {
   require_uncertainty_heads(predictions, predictions_file);
-  const std::vector<std::size_t> indices = store_indices(store, predictions, predictions_file);
+  const std::vector<std::size_t> indices =
+      detail::store_indices(store, predictions, predictions_file);
 
   RegionValues pooled;
-  for (std::size_t begin = 0; begin < indices.size(); begin += kReadBatch) {
-    const std::size_t end = std::min(indices.size(), begin + kReadBatch);
+  for (std::size_t begin = 0; begin < indices.size(); begin += detail::kReadBatch) {
+    const std::size_t end = std::min(indices.size(), begin + detail::kReadBatch);
     std::vector<Nodule> nodules =
         store.read(std::vector<std::size_t>(indices.begin() + begin, indices.begin() + end));
     for (std::size_t row = begin; row < end; ++row) {

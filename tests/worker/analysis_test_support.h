@@ -1,4 +1,4 @@
-// Reading back the header of a PNG file that gnuplot drew: its signature and its size.
+// Helpers of the analysis tests: the header of a PNG that gnuplot drew; perfect predictions.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +9,9 @@
 #include <iterator>
 #include <string>
 #include <vector>
+
+#include "ugs/storage/predictions.h"
+#include "ugs/storage/store.h"
 
 namespace ugs::testing {
 
@@ -37,6 +40,25 @@ inline PngSize png_size(const std::filesystem::path& file) {
   size.width = big_endian(16);
   size.height = big_endian(20);
   return size;
+}
+
+// Predictions of the store's nodules at `indices` whose uncertainty heads are exactly right:
+// U' = union, I' = intersection (and X_S = union).
+inline storage::Predictions perfect_predictions(const storage::NoduleStore& store,
+                                                const std::vector<std::size_t>& indices) {
+  storage::Predictions p;
+  p.height = store.attributes().height;
+  p.width = store.attributes().width;
+  p.union_map.emplace();
+  p.intersection_map.emplace();
+  for (const storage::Nodule& n : store.read(indices)) {
+    p.nodule_ids.push_back(n.info.nodule_id);
+    p.segmentation.insert(p.segmentation.end(), n.union_mask.begin(), n.union_mask.end());
+    p.union_map->insert(p.union_map->end(), n.union_mask.begin(), n.union_mask.end());
+    p.intersection_map->insert(p.intersection_map->end(), n.intersection_mask.begin(),
+                               n.intersection_mask.end());
+  }
+  return p;
 }
 
 }  // namespace ugs::testing
