@@ -55,8 +55,8 @@ TEST_F(AnalyzeHuCommand, WritesTheNumbersAndThePictureIntoTheJob) {
   EXPECT_EQ(json.at("wasserstein1").at("hc"), 0.0);
   EXPECT_EQ(json.at("wasserstein1").at("lc"), 0.0);
   EXPECT_GT(json.at("wasserstein1").at("true_hc_vs_true_lc").get<double>(), 0.0);
-  EXPECT_EQ(json.at("regions").at("true_hc").at("pixels"),
-            json.at("regions").at("predicted_hc").at("pixels"));
+  EXPECT_EQ(json.at("regions").at("true_hc").at("count"),
+            json.at("regions").at("predicted_hc").at("count"));
   EXPECT_TRUE(ugs::testing::png_size(job() / "hu_analysis.png").valid);
 }
 

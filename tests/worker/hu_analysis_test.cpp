@@ -10,9 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "storage/test_support.h"
+#include "ugs/storage/summary.h"
 #include "ugs/storage/synth.h"
 #include "worker/analysis_test_support.h"
 
@@ -89,7 +91,7 @@ TEST(HuAnalysis, RegionsAndDistancesByHand) {
 
   const nlohmann::json json = nlohmann::json::parse(hu_analysis_json(a));
   EXPECT_EQ(json.at("unit"), "HU");
-  EXPECT_EQ(json.at("regions").at("predicted_lc").at("pixels"), 3);
+  EXPECT_EQ(json.at("regions").at("predicted_lc").at("count"), 3);
   EXPECT_DOUBLE_EQ(json.at("regions").at("true_lc").at("median").get<double>(), 2.0);
   EXPECT_DOUBLE_EQ(json.at("wasserstein1").at("lc").get<double>(), 4.0);
   EXPECT_EQ(json.at("density").at("grid").size(), a.grid.size());
@@ -141,13 +143,35 @@ TEST(HuAnalysis, PerfectPredictionsOfSyntheticNodulesAreAtDistanceZero) {
   EXPECT_EQ(a.density[0], a.density[1]);  // true and predicted HC
   EXPECT_EQ(a.density[2], a.density[3]);  // true and predicted LC
   // The synthetic readers disagree on low-density margins, as the paper found LIDC-IDRI's do.
-  EXPECT_LT(a.of(HuRegion::kTrueLc).mean(), a.of(HuRegion::kTrueHc).mean());
+  EXPECT_LT(a.of(HuRegion::kTrueLc).stats().mean, a.of(HuRegion::kTrueHc).stats().mean);
   EXPECT_GT(a.w1_true_hc_true_lc, 0.0);
 
   plot_hu_analysis(folder / "hu.png", a);
   const auto size = ugs::testing::png_size(folder / "hu.png");
   EXPECT_TRUE(size.valid);
   EXPECT_EQ(size.width, 900u);
+}
+
+TEST(HuAnalysis, TrueRegionsOfTheWholeStoreAreWhatInspectReports) {
+  TemporaryFolder folder;
+  storage::SynthOptions options;
+  options.seed = 12;
+  options.nodule_count = 5;
+  storage::write_synthetic_store(storage::SynthGenerator(options), folder / "store", {});
+  NoduleStore store = NoduleStore::open(folder / "store");
+  const HuAnalysis a =
+      analyze_hu(store, ugs::testing::perfect_predictions(store, {0, 1, 2, 3, 4}), "p.h5");
+  const storage::StoreSummary inspected = storage::summarize(store);
+  for (const auto& [region, expected] : {std::pair{HuRegion::kTrueHc, inspected.hc},
+                                         std::pair{HuRegion::kTrueLc, inspected.lc}}) {
+    const storage::ValueStats& s = a.of(region).stats();
+    EXPECT_EQ(s.count, expected.count) << display_name(region);
+    EXPECT_EQ(s.mean, expected.mean) << display_name(region);
+    EXPECT_EQ(s.std, expected.std) << display_name(region);
+    EXPECT_EQ(s.q1, expected.q1) << display_name(region);
+    EXPECT_EQ(s.median, expected.median) << display_name(region);
+    EXPECT_EQ(s.q3, expected.q3) << display_name(region);
+  }
 }
 
 TEST(HuAnalysis, RefusesPredictionsItCannotUse) {

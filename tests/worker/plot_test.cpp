@@ -112,12 +112,16 @@ TEST(Plot, SaysWhenGnuplotIsMissing) {
   EXPECT_EQ(read_text(target), "old");
 }
 
+// Three epochs, a blank line, a null, validation on the first two only, a key the reader ignores.
 constexpr const char* kLog =
-    R"({"epoch":1,"lr":1e-4,"seconds":12.5,"samples_per_second":210,"loss":{"total":0.9,"l_mcm":0.5,"phi_b":0.4},"validation":{"loss":0.8,"dsc":0.41}})"
+    R"({"epoch":1,"lr":1e-4,"seconds":12.5,"samples_per_second":210,)"
+    R"("loss":{"total":0.9,"l_mcm":0.5,"phi_b":0.4},"validation":{"loss":0.8,"dsc":0.41}})"
     "\n"
-    R"({"epoch":2,"lr":9e-5,"seconds":12.1,"loss":{"total":0.7,"l_mcm":0.4,"phi_b":0.3},"validation":{"loss":0.75,"dsc":0.55}})"
+    R"({"epoch":2,"lr":9e-5,"seconds":12.1,)"
+    R"("loss":{"total":0.7,"l_mcm":0.4,"phi_b":0.3},"validation":{"loss":0.75,"dsc":0.55}})"
     "\n\n"
-    R"({"epoch":3,"lr":5e-5,"seconds":null,"loss":{"total":0.5,"l_mcm":0.3,"phi_b":0.2},"note":"ignored"})"
+    R"({"epoch":3,"lr":5e-5,"seconds":null,)"
+    R"("loss":{"total":0.5,"l_mcm":0.3,"phi_b":0.2},"note":"ignored"})"
     "\n";
 
 TEST(TrainingCurve, ReadsTheLog) {

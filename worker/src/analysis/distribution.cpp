@@ -28,42 +28,17 @@ EmpiricalDistribution::EmpiricalDistribution(std::vector<double> values)
     }
   }
   std::sort(sorted_.begin(), sorted_.end());
-}
-
-double EmpiricalDistribution::mean() const {
-  if (empty()) return kNaN;
-  double sum = 0.0;
-  for (double v : sorted_) sum += v;
-  return sum / static_cast<double>(size());
-}
-
-double EmpiricalDistribution::standard_deviation() const {
-  if (size() < 2) return kNaN;
-  const double m = mean();
-  double squares = 0.0;
-  for (double v : sorted_) squares += (v - m) * (v - m);
-  return std::sqrt(squares / static_cast<double>(size() - 1));
-}
-
-double EmpiricalDistribution::quantile(double p) const {
-  if (!(p >= 0.0 && p <= 1.0)) {
-    throw std::invalid_argument("quantile: p must be in [0, 1], got " + std::to_string(p));
-  }
-  if (empty()) return kNaN;
-  const double position = p * static_cast<double>(size() - 1);
-  const std::size_t below = static_cast<std::size_t>(std::floor(position));
-  const std::size_t above = std::min(below + 1, size() - 1);
-  return sorted_[below] +
-         (position - static_cast<double>(below)) * (sorted_[above] - sorted_[below]);
+  stats_ = storage::describe(sorted_);
 }
 
 double EmpiricalDistribution::silverman_bandwidth() const {
   if (empty()) return kNaN;
-  const double sd = standard_deviation();
-  const double iqr = quantile(0.75) - quantile(0.25);
+  const double n = static_cast<double>(size());
+  const double sd = size() > 1 ? stats_.std * std::sqrt(n / (n - 1)) : 0.0;
+  const double iqr = stats_.q3 - stats_.q1;
   const double spread = iqr > 0.0 ? std::min(sd, iqr / 1.34) : sd;
   if (!(spread > 0.0)) return 1.0;  // all values equal (or one): no spread to scale by
-  return 0.9 * spread * std::pow(static_cast<double>(size()), -0.2);
+  return 0.9 * spread * std::pow(n, -0.2);
 }
 
 std::vector<double> EmpiricalDistribution::density(const std::vector<double>& grid) const {

@@ -152,10 +152,15 @@ std::string hu_analysis_json(const HuAnalysis& a) {
   nlohmann::json density = {{"grid", a.grid}};
   for (HuRegion region : kRegions) {
     const EmpiricalDistribution& d = a.of(region);
-    regions[json_name(region)] = {{"pixels", d.size()},
-                                  {"mean", number(d.mean())},
-                                  {"median", number(d.median())},
-                                  {"standard_deviation", number(d.standard_deviation())},
+    const storage::ValueStats& s = d.stats();
+    regions[json_name(region)] = {{"count", s.count},
+                                  {"mean", number(s.mean)},
+                                  {"std", number(s.std)},
+                                  {"min", number(s.min)},
+                                  {"q1", number(s.q1)},
+                                  {"median", number(s.median)},
+                                  {"q3", number(s.q3)},
+                                  {"max", number(s.max)},
                                   {"bandwidth", number(d.silverman_bandwidth())}};
     const std::vector<double>& curve = a.density[static_cast<int>(region)];
     density[json_name(region)] = curve.empty() ? nlohmann::json(nullptr) : nlohmann::json(curve);
@@ -192,13 +197,15 @@ std::string hu_analysis_table(const HuAnalysis& a) {
     out << "  the store keeps 8-bit display intensities (0..255), not HU\n";
   }
   char line[160];
-  std::snprintf(line, sizeof line, "\n%-13s %9s %9s %9s %9s %9s\n", "region", "pixels", "mean",
-                "median", "sd", "bandwidth");
+  std::snprintf(line, sizeof line, "\n%-13s %9s %9s %9s %9s %9s %9s %9s\n", "region", "pixels",
+                "mean", "std", "q1", "median", "q3", "bandwidth");
   out << line;
   for (HuRegion region : kRegions) {
     const EmpiricalDistribution& d = a.of(region);
-    std::snprintf(line, sizeof line, "%-13s %9zu %9.1f %9.1f %9.1f %9.2f\n", display_name(region),
-                  d.size(), d.mean(), d.median(), d.standard_deviation(), d.silverman_bandwidth());
+    const storage::ValueStats& s = d.stats();
+    std::snprintf(line, sizeof line, "%-13s %9zu %9.1f %9.1f %9.1f %9.1f %9.1f %9.2f\n",
+                  display_name(region), s.count, s.mean, s.std, s.q1, s.median, s.q3,
+                  d.silverman_bandwidth());
     out << line;
   }
   out << "\nWasserstein-1, predicted vs true: HC " << formatted(a.w1_hc, "%.1f") << " " << unit

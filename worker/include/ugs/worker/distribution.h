@@ -3,18 +3,19 @@
 // `ugs analyze hu` (hu_analysis.h) compares the pixel values of regions with.
 //
 //   EmpiricalDistribution truth({-20, 35, 41, 60}), predicted({-15, 30, 38, 70, 72});
-//   double w1 = wasserstein1(truth, predicted);           // in the values' unit, e.g. HU
+//   double w1 = wasserstein1(truth, predicted);           // 12.1, in the values' unit (HU)
 //   std::vector<double> grid = {-100, -99.5, ..., 150};   // ascending
 //   std::vector<double> f = truth.density(grid);           // integrates to ~1 over a wide grid
 //
 // Definitions (n values x_1 <= ... <= x_n):
-//   quantile(p)         linear interpolation between the order statistics around p(n-1) (numpy's
-//                       and R's default); median = quantile(0.5)
-//   standard_deviation  the sample one: sqrt(sum (x - mean)^2 / (n - 1)); NaN for n < 2
+//   stats()             count, mean, population std, min, quartiles, median, max: what
+//                       storage::describe gives and `ugs inspect` reports (quantiles interpolate linearly between
+//                       order statistics, numpy's default)
 //   silverman_bandwidth Silverman's rule of thumb (Silverman 1986, eq. 3.31; R's bw.nrd0):
-//                       h = 0.9 min(sd, IQR / 1.34) n^(-1/5), IQR = Q(0.75) - Q(0.25).
-//                       When IQR is 0 (the middle half of the values equal) sd replaces the
-//                       minimum; when sd is 0 or NaN too (all values equal, n = 1), h = 1 unit.
+//                       h = 0.9 min(sd, IQR / 1.34) n^(-1/5), sd the sample standard deviation
+//                       (divisor n - 1), IQR = q3 - q1. When IQR is 0 (the middle half of the
+//                       values equal) sd replaces the minimum; when sd is 0 too (all values equal) or
+//                       undefined (n = 1), h = 1 unit.
 //   density(t)          (1 / (n h)) sum_i phi((t - x_i) / h), phi the standard normal density;
 //                       terms beyond 8 h (relative weight < 1e-13) are skipped and equal values
 //                       summed once, which keeps it fast on large samples of integer HU.
@@ -22,30 +23,28 @@
 //                       functions (= the integral over u in (0,1) of |F^-1(u) - G^-1(u)|), exact: a
 //                       merge of the two sorted samples, O(n + m). The samples may differ in size.
 //
-// Conventions: the statistics of an empty distribution are NaN, as is wasserstein1 with an empty
-// side. std::invalid_argument: a value that is not finite (constructor), density() of an empty
-// distribution or on a grid that is not ascending and finite, quantile(p) for p outside [0, 1].
+// Conventions: the statistics and the bandwidth of an empty distribution are NaN, as is
+// wasserstein1 with an empty side. std::invalid_argument: a value that is not finite (constructor),
+// density() of an empty distribution or on a grid that is not ascending and finite.
 // Thread safety: an EmpiricalDistribution is immutable; use it from any number of threads.
 #pragma once
 
 #include <cstddef>
 #include <vector>
 
+#include "ugs/storage/summary.h"
+
 namespace ugs::metrics {
 
 class EmpiricalDistribution {
  public:
-  EmpiricalDistribution() = default;
+  EmpiricalDistribution() : EmpiricalDistribution(std::vector<double>{}) {}
   explicit EmpiricalDistribution(std::vector<double> values);  // any order; kept sorted
 
   std::size_t size() const { return sorted_.size(); }
   bool empty() const { return sorted_.empty(); }
   const std::vector<double>& sorted() const { return sorted_; }
-
-  double mean() const;
-  double standard_deviation() const;
-  double quantile(double p) const;  // p in [0, 1] (std::invalid_argument otherwise)
-  double median() const { return quantile(0.5); }
+  const storage::ValueStats& stats() const { return stats_; }
   double silverman_bandwidth() const;
 
   // The kernel density estimate with silverman_bandwidth() at every point of `grid` (ascending).
@@ -53,6 +52,7 @@ class EmpiricalDistribution {
 
  private:
   std::vector<double> sorted_;
+  storage::ValueStats stats_;
 };
 
 // The Wasserstein-1 (earth mover's) distance between the two empirical distributions.

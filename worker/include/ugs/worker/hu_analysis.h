@@ -9,7 +9,7 @@
 //   write_hu_analysis_json("runs/ugsnet/fold_0/hu_analysis.json", a);
 //   plot_hu_analysis("runs/ugsnet/fold_0/hu_analysis.png", a);  // 4 density curves, as Fig. 8
 //
-// Regions of each predicted nodule, at the store's resolution (the maps must have the store's size):
+// Regions of each predicted nodule, at the store's resolution (the maps must be the crops' size):
 //   true HC       the intersection of the annotators' masks
 //   true LC       the union AND NOT the intersection
 //   predicted HC  I' >= 0.5
@@ -75,8 +75,9 @@ HuAnalysis analyze_hu(const storage::NoduleStore& store, const storage::Predicti
                       const std::filesystem::path& predictions_file);
 
 // {"schema": "ugs.hu-analysis", "version": 1, "store", "predictions", "unit", "nodules",
-//  "threshold", "regions": {region: {"pixels", "mean", "median", "standard_deviation",
-//  "bandwidth"}}, "wasserstein1": {"hc", "lc", "true_hc_vs_true_lc"},
+//  "threshold", "regions": {region: {"count", "mean", "std", "min", "q1", "median", "q3", "max"
+//  (the pixels' storage::ValueStats, as `ugs inspect`), "bandwidth"}},
+//  "wasserstein1": {"hc", "lc", "true_hc_vs_true_lc"},
 //  "density": {"grid": [...], region: [...] or null}}, NaN as null.
 std::string hu_analysis_json(const HuAnalysis& analysis);
 // Writes hu_analysis_json(analysis) to `file` atomically.

@@ -5,7 +5,8 @@
 //
 // The log is JSON lines, one object per epoch, as `ugs train` writes it:
 //   {"epoch":1,"lr":1e-5,"seconds":12.3,"samples_per_second":210,
-//    "loss":{"total":0.61,"l_mcm":0.3,"phi_a":0.2,"phi_b":0.1},"validation":{"loss":0.5,"dsc":0.71}}
+//    "loss":{"total":0.61,"l_mcm":0.3,"phi_a":0.2,"phi_b":0.1},
+//    "validation":{"loss":0.5,"dsc":0.71}}
 // "epoch" (an integer >= 0) and "loss" (an object of numbers; which parts depends on the network)
 // are required; "lr", "seconds", "samples_per_second" and "validation" are optional; other keys are
 // ignored, so the log may grow. A number may be null (a NaN the writer could not spell in JSON).
