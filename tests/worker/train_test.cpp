@@ -198,7 +198,7 @@ TEST(Train, JobFolderHoldsEveryOutput) {
   const Config config = tiny_config("ugsnet", 2, {"training.validation_fraction=0.2"});
   const TrainResult result = train_job(config, quiet(out.path()));
   for (const char* file : {"config.toml", "job.json", "training_log.jsonl", "checkpoint_final.pt", "predictions.h5",
-                           "summary.json"}) {
+                           "summary.json", "training_curve.png"}) {
     EXPECT_TRUE(fs::exists(out.path() / file)) << file;
   }
   EXPECT_EQ(parse_config(to_toml(config), "x").model.name, load_config(out.path() / "config.toml").model.name);

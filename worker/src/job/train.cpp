@@ -26,6 +26,7 @@
 #include "ugs/worker/lr_schedule.h"
 #include "ugs/worker/preprocess.h"
 #include "ugs/worker/scoring.h"
+#include "ugs/worker/training_curve.h"
 
 namespace ugs::worker {
 namespace {
@@ -40,6 +41,7 @@ constexpr const char* kLatestCheckpoint = "checkpoint_latest.pt";
 constexpr const char* kFinalCheckpoint = "checkpoint_final.pt";
 constexpr const char* kPredictionsFile = "predictions.h5";
 constexpr const char* kSummaryFile = "summary.json";
+constexpr const char* kCurveFile = "training_curve.png";
 
 // Keys that may change between runs of one job folder: they change speed, never results.
 bool is_runtime_key(const std::string& key) {
@@ -483,6 +485,14 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
       std::fprintf(options.progress_out, "test fold %d, %zu nodules (%s):\n%s", config.data.fold,
                    nodules.test.size(), result.summary.string().c_str(), metrics::summary_table(report).c_str());
     }
+  }
+  // A missing gnuplot costs the picture, not the trained job: said on the terminal and in job.json.
+  try {
+    plot::plot_training_curve(dir / kLogFile, dir / kCurveFile);
+    record.fields.erase("training_curve_error");
+  } catch (const std::exception& error) {
+    record.fields["training_curve_error"] = error.what();
+    if (options.progress_out) std::fprintf(options.progress_out, "warning: %s not drawn: %s\n", kCurveFile, error.what());
   }
   record.set_state("completed", config.training.epochs);
   record.write(dir);

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "prediction_rows.h"
 #include "ugs/storage/atomic_file.h"
 #include "ugs/storage/predictions.h"
 #include "ugs/worker/metrics.h"
@@ -27,18 +28,8 @@ using storage::Predictions;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-// Nodules read from the store at a time: bounds memory on large stores, one HDF5 read per batch.
-constexpr std::size_t kReadBatch = 512;
-// Ids named in an error message before "...".
-constexpr std::size_t kIdsInMessages = 3;
-
-std::string first_ids(const std::vector<std::string>& ids) {
-  std::string out;
-  for (std::size_t i = 0; i < ids.size() && i < kIdsInMessages; ++i) {
-    out += (i ? ", '" : "'") + ids[i] + "'";
-  }
-  return out + (ids.size() > kIdsInMessages ? ", ..." : "");
-}
+using detail::first_ids;
+using detail::kReadBatch;
 
 std::vector<std::uint8_t> thresholded(const float* probabilities, std::size_t pixels) {
   std::vector<std::uint8_t> mask(pixels);
@@ -134,27 +125,9 @@ std::vector<std::pair<std::size_t, std::size_t>> match_to_store(const NoduleStor
                                                                 const Predictions& p,
                                                                 const fs::path& predictions_file,
                                                                 Coverage coverage) {
-  const storage::StoreAttributes& attributes = store.attributes();
-  if (p.height != attributes.height || p.width != attributes.width) {
-    throw std::runtime_error(predictions_file.string() + ": maps are " + std::to_string(p.height) +
-                             "x" + std::to_string(p.width) + ", the crops of store " +
-                             store.path().string() + " are " + std::to_string(attributes.height) +
-                             "x" + std::to_string(attributes.width));
-  }
+  const std::vector<std::size_t> indices = detail::store_indices(store, p, predictions_file);
   std::vector<std::pair<std::size_t, std::size_t>> pairs;
-  std::vector<std::string> unknown;
-  for (std::size_t row = 0; row < p.size(); ++row) {
-    if (auto index = store.find(p.nodule_ids[row])) {
-      pairs.emplace_back(*index, row);
-    } else {
-      unknown.push_back(p.nodule_ids[row]);
-    }
-  }
-  if (!unknown.empty()) {
-    throw std::runtime_error(predictions_file.string() + ": " + std::to_string(unknown.size()) +
-                             " predicted nodule ids are not in store " + store.path().string() +
-                             " (" + first_ids(unknown) + ")");
-  }
+  for (std::size_t row = 0; row < indices.size(); ++row) pairs.emplace_back(indices[row], row);
   if (coverage == Coverage::kWholeStore && pairs.size() < store.size()) {
     std::unordered_set<std::string> predicted(p.nodule_ids.begin(), p.nodule_ids.end());
     std::vector<std::string> missing;
