@@ -118,15 +118,10 @@ class EventReader {
   }
   std::vector<std::string> texts(const char* name) const {
     const json& value = field(name);
-    std::vector<std::string> result;
-    if (value.is_array()) {
-      for (const json& element : value) {
-        if (!element.is_string()) break;
-        result.push_back(element.get<std::string>());
-      }
+    if (!value.is_array() || !std::all_of(value.begin(), value.end(), [](const json& e) { return e.is_string(); })) {
+      fail(name_ + ": \"" + name + "\" is not a list of strings");
     }
-    if (!value.is_array() || result.size() != value.size()) fail(name_ + ": \"" + name + "\" is not a list of strings");
-    return result;
+    return value.get<std::vector<std::string>>();
   }
   Clock::time_point time() const {
     const std::string written = text("time");
@@ -197,13 +192,10 @@ Change fold(const LedgerState& state, const json& event, const std::string& wher
 
   if (known == state.jobs.end()) reader.fail(name + " for job " + id + ", which is not registered");
   JobRecord job = known->second;
-  const auto require_running = [&] {
+  const auto end_attempt = [&](JobState state_after) {
     if (job.state != JobState::kRunning) {
       reader.fail(name + " for job " + id + ", which is " + std::string(to_string(job.state)) + ", not running");
     }
-  };
-  const auto end_attempt = [&](JobState state_after) {
-    require_running();
     job.state = state_after;
     job.last_ended = time;
     job.seconds += std::max(0.0, std::chrono::duration<double>(time - *job.last_started).count());

@@ -41,9 +41,9 @@
 // refused.
 //
 // Invariants: the in-memory state equals the replay of the file; an append that is refused (a
-// forbidden transition, an unknown job) writes nothing; an append whose write or fdatasync fails
-// throws and makes every later append throw too (the file is truncated back to its last good line if
-// possible, but after a failed fdatasync nothing on disk can be trusted: reopen the run).
+// forbidden transition, an unknown job) writes nothing; an append whose write comes up short throws
+// and truncates the partial line away; when that truncation or an fdatasync fails, this and every
+// later append throw (after a failed fdatasync nothing on disk can be trusted: reopen the run).
 //
 // Errors: std::runtime_error, one line naming the file (and the line for a bad ledger).
 //
