@@ -86,7 +86,7 @@ TEST(Ledger, ReplayGivesEveryJobsStateAndResumeAction) {
   }
   Ledger ledger(run.path());
   const LedgerState& state = ledger.state();
-  EXPECT_TRUE(ledger.notes().empty());
+  EXPECT_TRUE(ledger.state().notes.empty());
   EXPECT_EQ(state.events, 13u);
   EXPECT_EQ(state.runs, 1);
   EXPECT_EQ(state.code_version, "0.1.0+abc");
@@ -222,13 +222,13 @@ TEST(Ledger, TornLastLineIsDroppedAndLaterAppendsAreValid) {
     EXPECT_EQ(contents(file).size(), good_size + torn.size());
     {
       Ledger ledger(run.path());
-      ASSERT_EQ(ledger.notes().size(), 1u);
-      EXPECT_NE(ledger.notes()[0].find("truncated away"), std::string::npos) << ledger.notes()[0];
+      ASSERT_EQ(ledger.state().notes.size(), 1u);
+      EXPECT_NE(ledger.state().notes[0].find("truncated away"), std::string::npos) << ledger.state().notes[0];
       EXPECT_EQ(contents(file).size(), good_size);
       ledger.job_started("a", kHere);
     }
     Ledger ledger(run.path());
-    EXPECT_TRUE(ledger.notes().empty());
+    EXPECT_TRUE(ledger.state().notes.empty());
     EXPECT_EQ(ledger.state().events, 4u);
     EXPECT_EQ(ledger.state().job("a").state, JobState::kRunning);
     for (const std::string& line : whole_lines(file)) EXPECT_TRUE(nlohmann::json::parse(line).is_object()) << line;
@@ -362,7 +362,7 @@ TEST(Ledger, AKillDuringAppendsLosesAtMostTheEventInFlight) {
       EXPECT_TRUE(nlohmann::json::accept(lines[i])) << "line " << i + 1 << " is not JSON";
     }
     Ledger ledger(run.path());  // throws if anything but the last line is bad
-    EXPECT_LE(ledger.notes().size(), 1u);
+    EXPECT_LE(ledger.state().notes.size(), 1u);
     EXPECT_TRUE(ledger.state().events == reported || ledger.state().events + 1 == reported)
         << ledger.state().events << " events in the ledger, the child reported " << reported;
     EXPECT_EQ(whole_lines(file).size(), ledger.state().events);

@@ -2,7 +2,7 @@
 // kill -9 and preemption, and from which `ugs run --resume` decides what to do with every job.
 //
 //   Ledger ledger(run_dir);                              // locks the run folder, replays the file
-//   for (const auto& note : ledger.notes()) std::cerr << note << "\n";   // e.g. a torn last line
+//   for (const auto& note : ledger.state().notes) std::cerr << note << "\n";   // e.g. a torn last line
 //   ledger.run_started({code_version, sweep_sha1, /*resumed=*/true});
 //   ledger.register_job({id, "jobs/unet_fold0_" + id, config_hash, {"table1"}});
 //   switch (resume_action(ledger.state().job(id), max_retries)) { ... }
@@ -22,10 +22,10 @@
 // A job may start again when it is pending, running (its process died), preempted or failed; it may
 // end (completed, failed, preempted) only when running; it never starts again once completed. A torn
 // last line (no trailing newline, or not JSON: a write cut short by a crash; it was never
-// acknowledged) is dropped with a note in notes() and, by the writer, truncated away before the next
-// append. Anything else wrong - a line that is not JSON anywhere but last, an unknown event, a missing
-// field, an event for an unregistered job, a transition the rules above forbid - is an error naming
-// RUN/ledger.jsonl:LINE.
+// acknowledged) is dropped with a note in LedgerState::notes and, by the writer, truncated away
+// before the next append. Anything else wrong - a line that is not JSON anywhere but last, an
+// unknown event, a missing field, an event for an unregistered job, a transition the rules above
+// forbid - is an error naming RUN/ledger.jsonl:LINE.
 //
 // Resume semantics (`ugs run --resume`; resume_action() gives them, per job):
 //   - a job id not in the ledger is new: register it, it is pending;
@@ -48,9 +48,9 @@
 // Errors: std::runtime_error, one line naming the file (and the line for a bad ledger).
 //
 // Thread safety: one writer, the coordinator: a Ledger is not thread-safe, call it from one thread.
-// A second Ledger on the same run folder, in this or any other process on any host sharing the file
-// system, is refused while the first lives: the constructor takes an exclusive non-blocking flock on
-// RUN/ledger.lock and names the host and pid that hold it. read_ledger() takes no lock and writes
+// A second Ledger on the same run folder, in this or another process (on another host too, where the
+// shared file system supports flock, as NFS does), is refused while the first lives: the constructor
+// takes an exclusive non-blocking flock on RUN/ledger.lock and names the host and pid that hold it. read_ledger() takes no lock and writes
 // nothing, so `ugs report` may read a run that is going on (a line being appended is a torn last line).
 #pragma once
 
@@ -154,7 +154,6 @@ class Ledger {
   Ledger& operator=(const Ledger&) = delete;
 
   const LedgerState& state() const { return state_; }
-  const std::vector<std::string>& notes() const { return state_.notes; }
   const std::filesystem::path& file() const { return file_; }
 
   void run_started(const RunStart& start);
