@@ -120,23 +120,23 @@ void add_predict_command(CLI::App& app) {
       "nodule store folder: the images are preprocessed as in training, the network runs in eval mode,\n"
       "and each head's sigmoid is resized back to the store's crop size (bilinear).\n"
       "\n"
-      "OUT/predictions.h5 holds X_S for every network, and U', I' and GT'_Uni for the UGS-Net family\n"
-      "(docs/predictions-format.md); score it with `ugs score --truth STORE --pred OUT/predictions.h5`.\n"
-      "OUT/montage.png is the paper's Fig. 7, one line per nodule: the image (min-max gray), the\n"
+      "DIR/predictions.h5 holds X_S for every network, and U', I' and GT'_Uni for the UGS-Net family\n"
+      "(docs/predictions-format.md); score it with `ugs score --truth STORE --pred DIR/predictions.h5`.\n"
+      "DIR/montage.png is the paper's Fig. 7, one line per nodule: the image (min-max gray), the\n"
       "prediction (red I', blue U' outside I', green contour of X_S; threshold 0.5) and the same from\n"
       "the radiologists (red intersection, blue union, green contour of Label_1), magnified 4x.\n"
       "\n"
       "The input may also be one 8-bit grayscale PNG crop, a file ending in .png (as the UGS-Net\n"
       "authors' layout stores images; pixel values / 255 are the network's input, so the checkpoint\n"
-      "must use one window): OUT/predictions.h5 then has that one nodule, named after the file, and\n"
-      "OUT/prediction.png shows its image and prediction. docs/predict.md says more.\n"
+      "must use one window): DIR/predictions.h5 then has that one nodule, named after the file, and\n"
+      "DIR/prediction.png shows its image and prediction. docs/predict.md says more.\n"
       "\n"
       "Example: ugs predict --checkpoint runs/ugsnet/fold_0/checkpoint_final.pt out/lidc --out "
       "runs/ugsnet/fold_0/predict --nodules LIDC-IDRI-0001/1,LIDC-IDRI-0002/1");
   command->add_option("--checkpoint", arguments->checkpoint, "The checkpoint to load (required)")->required();
   command->add_option("input", arguments->input, "A nodule store folder, or one 8-bit grayscale PNG (required)")
       ->required();
-  command->add_option("--out", arguments->out, "OUT, the folder to write into; made if absent (required)")->required();
+  command->add_option("--out", arguments->out, "DIR, the folder to write into; made if absent (required)")->required();
   command->add_option("--device", arguments->device, "Where the network runs: cpu, cuda or cuda:N (default cpu)")
       ->check(check_device);
   command->add_option("--batch-size", arguments->batch_size, "Nodules per forward pass (default 32)")
