@@ -14,6 +14,7 @@
 #include "ugs/storage/predictions.h"
 #include "ugs/storage/store.h"
 #include "ugs/worker/checkpoint.h"
+#include "ugs/worker/config.h"
 #include "ugs/worker/inference.h"
 #include "ugs/worker/montage.h"
 
@@ -42,12 +43,9 @@ std::string head_names(const storage::Predictions& p) {
   return names;
 }
 
-// "cpu", "cuda" or "cuda:N", the devices `ugs train` takes; CLI11 reports anything else.
+// CLI11 reports the returned text for a device LibTorch would not take.
 std::string check_device(const std::string& name) {
-  const std::string cuda = "cuda:";
-  const bool indexed = name.rfind(cuda, 0) == 0 && name.size() > cuda.size() &&
-                       name.find_first_not_of("0123456789", cuda.size()) == std::string::npos;
-  return name == "cpu" || name == "cuda" || indexed ? "" : "expected cpu, cuda or cuda:N, got '" + name + "'";
+  return worker::is_device_name(name) ? "" : "expected cpu, cuda or cuda:N, got '" + name + "'";
 }
 
 // The montage rows: the nodules named by --nodules, else the first --montage ones.
