@@ -3,11 +3,14 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "code_version.h"
 #include "commands.h"
+#include "mpi_session.h"
+#include "ugs/worker/collective.h"
 #include "ugs/worker/config.h"
 #include "ugs/worker/train.h"
 
@@ -54,6 +57,10 @@ void add_train_command(CLI::App& app) {
       "training_log.jsonl (one line per epoch), checkpoint_latest.pt / checkpoint_final.pt,\n"
       "predictions.h5, summary.json and training_curve.png (docs/training.md).\n"
       "\n"
+      "Under mpirun or srun, every rank trains the one job together, data-parallel: each takes its\n"
+      "slice of every global batch ([training] batch_size), gradients are summed over MPI, and rank 0\n"
+      "writes the folder (docs/parallel.md).\n"
+      "\n"
       "Stopping and resuming: SIGTERM, SIGUSR1 or Ctrl-C finish the current step, write\n"
       "checkpoint_latest.pt and exit with code 75; the same command resumes exactly where it\n"
       "stopped (model, optimizer, schedule, random streams, data order). A finished job is not\n"
@@ -79,16 +86,38 @@ void add_train_command(CLI::App& app) {
     if (!arguments->device.empty()) overrides.push_back("training.device=\"" + arguments->device + "\"");
     const worker::Config config = worker::load_config(arguments->config, overrides);
 
+    // Under a launcher all ranks form one gang; alone, no MPI at all.
+    std::optional<MpiSession> mpi;
+    std::unique_ptr<worker::Collective> gang;
+    if (MpiSession::launched()) {
+      mpi.emplace();
+      if (mpi->size() > 1) gang = worker::make_mpi_collective(MPI_COMM_WORLD);
+    }
+    const bool root = !mpi || mpi->rank() == 0;
+
     worker::TrainOptions options;
     options.job_dir = arguments->out.empty() ? default_job_dir(arguments->config, config) : arguments->out;
     options.code_version = UGS_CODE_VERSION;
     options.stop_requested = &stop_requested;
+    options.collective = gang.get();
+    options.progress_out = root ? stdout : nullptr;
     std::signal(SIGTERM, request_stop);
     std::signal(SIGUSR1, request_stop);
     std::signal(SIGINT, request_stop);
-    std::printf("training %s, fold %d, into %s\n", config.model.name.c_str(), config.data.fold,
-                options.job_dir.string().c_str());
-    const worker::TrainResult result = worker::train_job(config, options);
+    if (root) {
+      const std::string ranks = gang ? " on " + std::to_string(gang->size()) + " ranks" : "";
+      std::printf("training %s, fold %d, into %s%s\n", config.model.name.c_str(), config.data.fold,
+                  options.job_dir.string().c_str(), ranks.c_str());
+    }
+    worker::TrainResult result;
+    try {
+      result = worker::train_job(config, options);
+    } catch (const std::exception& error) {
+      if (!gang) throw;
+      std::fprintf(stderr, "ugs: error: %s\n", error.what());
+      mpi->abort(1);  // the other ranks may be waiting in a collective
+    }
+    if (!root) return;
     if (result.outcome == worker::TrainOutcome::kStopped) {
       std::printf("stopped at epoch %d step %d; checkpoint_latest.pt written. Run the same command to resume.\n",
                   result.next.epoch + 1, result.next.step + 1);

@@ -252,7 +252,8 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
   const fs::path& dir = options.job_dir;
   const std::string config_toml = to_toml(config);
   if (root) fs::create_directories(dir);
-  if (root && fs::exists(dir / kConfigFile)) {
+  // Every rank checks (the folder is shared), so that a refusal stops the whole gang alike.
+  if (fs::exists(dir / kConfigFile)) {
     const std::string difference = first_difference(read_text(dir / kConfigFile), config_toml);
     if (!difference.empty()) {
       throw std::runtime_error((dir / kConfigFile).string() + ": this job folder was made for another "
@@ -375,7 +376,7 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
         // This rank's loss weighted by its share of the global batch: the gang's summed gradient is
         // then the gradient of the global batch's mean loss.
         const double share = static_cast<double>(batch.size()) / batch.global_size;
-        std::vector<double> step_sums;  // loss parts * this rank's samples, then the stop flag
+        std::vector<double> step_sums;  // the loss and its parts, each times this rank's share
         optimizer->zero_grad();
         if (batch.size() > 0) {
           const model::NetworkOutput output = net->forward(batch.images);
@@ -395,9 +396,7 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
         }
         optimizer->step();
         step_sums.resize(part_names.size(), 0.0);  // a rank with an empty slice adds nothing
-        step_sums.push_back(options.stop_requested && options.stop_requested->load() ? 1.0 : 0.0);
         gang.all_reduce_sum(step_sums);
-        const bool stop_now = step_sums.back() > 0;
         if (gang.size() > 1) check_replicas(*net, gang, epoch, step);
 
         StepReport report{epoch, step, {}, lr, batch.global_size};
@@ -410,7 +409,10 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
         totals.add("samples", batch.global_size);
         if (show) progress.step(report);
         if (options.on_step) options.on_step(report);
-        if (stop_now) {
+        // A stop asked of any rank, by a signal or by on_step, ends this step for the whole gang.
+        std::vector<double> stop = {options.stop_requested && options.stop_requested->load() ? 1.0 : 0.0};
+        gang.all_reduce_max(stop);
+        if (stop.front() > 0) {
           stopping = true;
           ++step;
           break;
