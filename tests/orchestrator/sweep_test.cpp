@@ -175,6 +175,14 @@ TEST(Sweep, PlanCommandListsTheWholePaper) {
   const Sweep sweep = load_sweep(kPaperSweep);
   for (const Job& job : sweep.jobs) EXPECT_NE(result.output.find(job.id), std::string::npos) << job.id;
 
+  // A bad sweep: exit code 1 and one line that says where.
+  const fs::path bad = folder / "bad.toml";
+  std::ofstream(bad) << kSmall << "[experiments.third]\nnetworks = [\"unett\"]\n";
+  const auto refused = run_ugs("plan '" + bad.string() + "'");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(refused.output, "ugs: error: " + bad.string() +
+                                ":14:13: unknown network 'unett' in [experiments.third] networks; did you mean 'unet'?\n");
+
   std::ifstream in(json_file);
   const nlohmann::json plan = nlohmann::json::parse(in);
   ASSERT_EQ(plan["jobs"].size(), 66u);

@@ -247,12 +247,12 @@ TEST(Config, TablesOfALargerDocumentLayerInOrder) {
     }
     return "";
   };
-  EXPECT_EQ(error_in(sweep + "lrr = 1\n", {"defaults", "experiments.long.overrides"}),
-            "sweep.toml:10:1: unknown key 'lrr' in [experiments.long.overrides.training]; did you mean 'lr'?");
+  EXPECT_EQ(error_in(sweep + "epoch = 1\n", {"defaults", "experiments.long.overrides"}),
+            "sweep.toml:10:1: unknown key 'epoch' in [experiments.long.overrides.training]; did you mean 'epochs'?");
   EXPECT_EQ(error_in(sweep + "[defaults.trainig]\n", {"defaults"}),
-            "sweep.toml:10:2: unknown table [defaults.trainig]; did you mean [defaults.training]?");
+            "sweep.toml:10:11: unknown table [defaults.trainig]; did you mean [defaults.training]?");
   EXPECT_EQ(error_in(sweep + "[defaults.data.x]\n", {"defaults"}),
-            "sweep.toml:10:2: unknown key 'x' in [defaults.data]");
+            "sweep.toml:10:16: unknown key 'x' in [defaults.data]");
   EXPECT_EQ(error_in(sweep + "[defaults.optimizer]\nepochs = 1\n", {"defaults"}),
             "sweep.toml:11:1: unknown key 'epochs' in [defaults.optimizer]; 'epochs' belongs in "
             "[defaults.training]");

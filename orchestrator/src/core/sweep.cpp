@@ -8,8 +8,6 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <iomanip>
@@ -253,7 +251,7 @@ void read_settings(const toml::table& document, SettingsRead& read) {
                                                                    : std::nullopt;
       })) {
     s.folds = values_of(*folds);
-    read.folds_where = at(keys.get("folds")->source()) + ": [sweep] folds";
+    read.folds_where = at(node->as_table()->get("folds")->source()) + ": [sweep] folds";
   }
   if (auto seeds = keys.list<std::uint64_t>("seeds", "distinct seeds >= 0", [](const toml::node& item) {
         const auto value = exact_integer(item, 0);
@@ -288,7 +286,7 @@ const std::map<std::string, std::string>& keys_of_other_kinds(ExperimentKind kin
   return kind == ExperimentKind::kTraining ? not_training : not_analysis;
 }
 
-// A job table or per-job key set where the expansion sets it.
+// Refuses, in a layer of job tables, the keys the expansion sets per job.
 void refuse_per_job_keys(const toml::table& layer, const std::string& layer_name) {
   for (const PerJobKey& per_job : kPerJobKeys) {
     const toml::node* table = layer.get(per_job.table);
@@ -340,7 +338,9 @@ ExperimentRead read_experiment(const std::string& name, const toml::node& node) 
   const toml::node* reference_node = nullptr;
   if (e.kind == ExperimentKind::kTraining) {
     overrides = keys.get("overrides");
-    if (overrides && !overrides->is_table()) keys.bad_value(*overrides, "overrides", "a table of job tables");
+    if (overrides && !overrides->is_table()) {
+      keys.bad_value(*overrides, "overrides", "a table of job tables ([experiments." + name + ".overrides.training] ...)");
+    }
   } else {
     if (auto reference = keys.string("reference", any, "a network name")) e.reference = *reference;
     reference_node = keys.get("reference");

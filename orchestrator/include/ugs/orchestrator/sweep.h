@@ -38,8 +38,9 @@
 // Errors: std::runtime_error, one line naming where: `paper.toml:7:12: unknown network 'unett' in
 // [experiments.table1] networks; did you mean 'unet'?`; a malformed file, an unknown table or key
 // (with "did you mean"), a wrong type or range, an `after` naming an unknown experiment, a cycle of
-// `after`s (naming it), a key chosen per job set elsewhere, and every job configuration error of
-// worker::parse_config_tables. Overrides are named as `--set <override>`.
+// `after`s (naming it), a key chosen per job set elsewhere, a fold the split file lacks, a malformed
+// split file, and every job configuration error of worker::parse_config_tables. Errors in an
+// override quote it: `override 'sweep.foldz=[0]': unknown key 'foldz' in [sweep]; did you mean 'folds'?`.
 // Thread safety: the functions keep no state; a Sweep is a plain value.
 #pragma once
 
