@@ -33,18 +33,18 @@ const fs::path kQuickstartSweep = fs::path(UGS_SOURCE_DIR) / "experiments" / "qu
 // Two folds of a small sweep with two training experiments that share U-Net. Line numbers matter
 // to the error tests below.
 const std::string kSmall =
-    "[sweep]\n"                                   // 1
-    "name = \"small\"\n"                          // 2
-    "folds = [0, 1]\n"                            // 3
-    "[defaults.data]\n"                           // 4
-    "store = \"out/x\"\n"                         // 5
-    "split = \"out/x/splits.json\"\n"             // 6
-    "[defaults.training]\n"                       // 7
-    "epochs = 4\n"                                // 8
-    "[experiments.first]\n"                       // 9
-    "networks = [\"unet\", \"attunet\"]\n"        // 10
-    "[experiments.second]\n"                      // 11
-    "networks = [\"unet\", \"ugsnet\"]\n";        // 12
+    "[sweep]\n"                             // 1
+    "name = \"small\"\n"                    // 2
+    "folds = [0, 1]\n"                      // 3
+    "[defaults.data]\n"                     // 4
+    "store = \"out/x\"\n"                   // 5
+    "split = \"out/x/splits.json\"\n"       // 6
+    "[defaults.training]\n"                 // 7
+    "epochs = 4\n"                          // 8
+    "[experiments.first]\n"                 // 9
+    "networks = [\"unet\", \"attunet\"]\n"  // 10
+    "[experiments.second]\n"                // 11
+    "networks = [\"unet\", \"ugsnet\"]\n";  // 12
 
 Sweep parse(const std::string& text, const std::vector<std::string>& overrides = {}) {
   return parse_sweep(text, "small.toml", overrides);
@@ -180,8 +180,9 @@ TEST(Sweep, PlanCommandListsTheWholePaper) {
   std::ofstream(bad) << kSmall << "[experiments.third]\nnetworks = [\"unett\"]\n";
   const auto refused = run_ugs("plan '" + bad.string() + "'");
   EXPECT_EQ(refused.exit_code, 1);
-  EXPECT_EQ(refused.output, "ugs: error: " + bad.string() +
-                                ":14:13: unknown network 'unett' in [experiments.third] networks; did you mean 'unet'?\n");
+  EXPECT_EQ(refused.output,
+            "ugs: error: " + bad.string() +
+                ":14:13: unknown network 'unett' in [experiments.third] networks; did you mean 'unet'?\n");
 
   std::ifstream in(json_file);
   const nlohmann::json plan = nlohmann::json::parse(in);
@@ -234,15 +235,14 @@ TEST(Sweep, IdsFollowTheConfigurationButNotTheRuntimeKeys) {
   const std::vector<std::string> ids = ids_of(parse(kSmall));
   EXPECT_EQ(ids_of(parse(kSmall)), ids);
   EXPECT_EQ(ids.front().size(), 12u);
-  for (const char* runtime : {"training.device=cuda", "training.prefetch_batches=7",
-                                     "training.checkpoint_every=1"}) {
+  for (const char* runtime : {"training.device=cuda", "training.prefetch_batches=7", "training.checkpoint_every=1"}) {
     EXPECT_EQ(ids_of(parse(kSmall, {runtime})), ids) << runtime;
   }
   const Sweep runtime = parse(kSmall, {"training.device=cuda"});
   EXPECT_EQ(runtime.jobs.front().config.training.device, "cuda");
 
-  for (const char* change : {"training.epochs=5", "loss.a1=0.25", "preprocess.size=32",
-                                    "data.split=out/y/splits.json"}) {
+  for (const char* change :
+       {"training.epochs=5", "loss.a1=0.25", "preprocess.size=32", "data.split=out/y/splits.json"}) {
     const std::vector<std::string> changed = ids_of(parse(kSmall, {change}));
     std::vector<std::string> common;
     std::set_intersection(ids.begin(), ids.end(), changed.begin(), changed.end(), std::back_inserter(common));
@@ -299,7 +299,8 @@ TEST(Sweep, DependenciesFirstThenTheLongestChainOfWork) {
 TEST(Sweep, CostsCountTheTrainingNodulesOfTheSplit) {
   TemporaryFolder folder;
   const fs::path split = folder / "splits.json";
-  std::ofstream(split) << R"([{"train": ["a", "b", "c"], "val": ["d"]}, {"train": ["a", "b", "c", "d", "e"], "val": []}])";
+  std::ofstream(split)
+      << R"([{"train": ["a", "b", "c"], "val": ["d"]}, {"train": ["a", "b", "c", "d", "e"], "val": []}])";
   const std::string text = "[sweep]\nfolds = [0, 1]\n[defaults.data]\nstore = \"out/x\"\nsplit = \"" + split.string() +
                            "\"\n[defaults.training]\nepochs = 2\n[experiments.e]\nnetworks = [\"ugsnet\"]\n";
   const Sweep sweep = parse(text);
@@ -308,9 +309,8 @@ TEST(Sweep, CostsCountTheTrainingNodulesOfTheSplit) {
   EXPECT_DOUBLE_EQ(job_of(sweep, "ugsnet", 1).estimated_cost, 2 * 5 * relative_cost("ugsnet"));
   // The longer fold goes first.
   EXPECT_EQ(sweep.jobs.front().fold, 1);
-  EXPECT_EQ(error_of(text, {"sweep.folds=[0, 2]"}),
-            "override 'sweep.folds=[0, 2]': [sweep] folds: fold 2 is not in " + split.string() +
-                ", which has 2 folds (0-1)");
+  EXPECT_EQ(error_of(text, {"sweep.folds=[0, 2]"}), "override 'sweep.folds=[0, 2]': [sweep] folds: fold 2 is not in " +
+                                                        split.string() + ", which has 2 folds (0-1)");
 }
 
 TEST(Sweep, EveryNetworkHasARelativeCost) {
@@ -384,8 +384,9 @@ TEST(Sweep, DependencyCyclesAreNamed) {
   const std::string cycle = kSmall.substr(0, kSmall.find("[experiments.second]")) + "after = [\"third\"]\n" +
                             "[experiments.second]\nnetworks = [\"ugsnet\"]\nafter = [\"first\"]\n" +
                             "[experiments.third]\nnetworks = [\"attunet\"]\nafter = [\"second\"]\n";
-  EXPECT_EQ(error_of(cycle), "small.toml:11:9: a cycle of `after`s: first -> third -> second -> first (each must run "
-                             "after the next)");
+  EXPECT_EQ(error_of(cycle),
+            "small.toml:11:9: a cycle of `after`s: first -> third -> second -> first (each must run "
+            "after the next)");
   // A job shared by two experiments, one after the other, would wait for itself.
   const std::string shared = kSmall + "after = [\"first\"]\n";
   EXPECT_NE(error_of(shared).find("would wait for itself"), std::string::npos) << error_of(shared);
@@ -420,8 +421,9 @@ TEST(Sweep, AnalysesReadTrainedNetworks) {
   EXPECT_EQ(error_of(worst + "after = [\"first\"]\n"),
             "small.toml: [experiments.worst] compares 'ugsnet', but none of the experiments it runs after ('first') "
             "trains it");
-  EXPECT_EQ(error_of(worst), "small.toml:13:1: [experiments.worst] needs after = [...]: the experiments that train "
-                             "'unet', 'ugsnet'");
+  EXPECT_EQ(error_of(worst),
+            "small.toml:13:1: [experiments.worst] needs after = [...]: the experiments that train "
+            "'unet', 'ugsnet'");
   EXPECT_EQ(error_of(kSmall + "[experiments.worst]\nkind = \"complex_nodules\"\nnetworks = [\"unet\"]\n"
                               "after = [\"first\"]\nreference = \"ugsnet\"\n"),
             "small.toml:17:13: [experiments.worst] reference must be one of its networks ('unet'), got 'ugsnet'");

@@ -3,10 +3,6 @@
 // known, exact types, errors at file:line:column with the closest known name.
 #include "ugs/orchestrator/sweep.h"
 
-#include <c10/util/hash.h>
-#include <nlohmann/json.hpp>
-#include <toml++/toml.h>
-
 #include <algorithm>
 #include <fstream>
 #include <functional>
@@ -20,6 +16,10 @@
 #include <stdexcept>
 #include <utility>
 
+#include <c10/util/hash.h>
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
 #include "ugs/model/network.h"
 #include "ugs/worker/suggest.h"
 
@@ -30,7 +30,8 @@ namespace fs = std::filesystem;
 
 // The job tables a sweep keeps under [defaults] and an experiment's overrides, and the keys the
 // expansion sets per job (so that setting them anywhere else would be silently overwritten).
-const char* const kJobTables[] = {"data", "model", "loss", "optimizer", "schedule", "training", "preprocess", "augment"};
+const char* const kJobTables[] = {"data",     "model",    "loss",       "optimizer",
+                                  "schedule", "training", "preprocess", "augment"};
 struct PerJobKey {
   const char* table;
   const char* key;
@@ -248,7 +249,7 @@ void read_settings(const toml::table& document, SettingsRead& read) {
   if (auto folds = keys.list<int>("folds", "distinct fold numbers >= 0", [](const toml::node& item) {
         const auto value = exact_integer(item, 0);
         return value && *value <= std::numeric_limits<int>::max() ? std::optional<int>(static_cast<int>(*value))
-                                                                   : std::nullopt;
+                                                                  : std::nullopt;
       })) {
     s.folds = values_of(*folds);
     read.folds_where = at(node->as_table()->get("folds")->source()) + ": [sweep] folds";
@@ -325,8 +326,9 @@ ExperimentRead read_experiment(const std::string& name, const toml::node& node) 
     }
   }
   if (auto description = keys.string("description", any, "a string")) e.description = *description;
-  if (auto table = keys.string("paper_table", [](std::string_view t) { return t == "I" || t == "II" || t == "III"; },
-                               "\"I\", \"II\" or \"III\"")) {
+  if (auto table = keys.string(
+          "paper_table", [](std::string_view t) { return t == "I" || t == "II" || t == "III"; },
+          "\"I\", \"II\" or \"III\"")) {
     e.paper_table = *table;
   }
   const auto networks = keys.list<std::string>("networks", "distinct network names", exact_string);
@@ -339,7 +341,8 @@ ExperimentRead read_experiment(const std::string& name, const toml::node& node) 
   if (e.kind == ExperimentKind::kTraining) {
     overrides = keys.get("overrides");
     if (overrides && !overrides->is_table()) {
-      keys.bad_value(*overrides, "overrides", "a table of job tables ([experiments." + name + ".overrides.training] ...)");
+      keys.bad_value(*overrides, "overrides",
+                     "a table of job tables ([experiments." + name + ".overrides.training] ...)");
     }
   } else {
     if (auto reference = keys.string("reference", any, "a network name")) e.reference = *reference;
@@ -387,7 +390,9 @@ std::vector<ExperimentRead> read_experiments(const toml::table& document, const 
   if (!node) throw std::runtime_error(source_name + ": no experiments: add [experiments.NAME] tables");
   if (!node->is_table()) fail(node->source(), "'experiments' must be a table of [experiments.NAME] tables");
   std::vector<ExperimentRead> experiments;
-  for (const auto& [key, value] : *node->as_table()) experiments.push_back(read_experiment(std::string(key.str()), value));
+  for (const auto& [key, value] : *node->as_table()) {
+    experiments.push_back(read_experiment(std::string(key.str()), value));
+  }
   if (experiments.empty()) fail(node->source(), "no experiments: add [experiments.NAME] tables");
   std::stable_sort(experiments.begin(), experiments.end(), [](const ExperimentRead& a, const ExperimentRead& b) {
     const auto& x = a.table->source().begin;
@@ -410,9 +415,9 @@ std::vector<ExperimentRead> read_experiments(const toml::table& document, const 
     if (!e.paper_table.empty()) {
       const auto [other, inserted] = paper_tables.emplace(e.paper_table, &read);
       if (!inserted) {
+        const std::string taken_by = "[experiments." + other->second->experiment.name + "]";
         fail(read.table->as_table()->get("paper_table")->source(),
-             "[experiments." + e.name + "] paper_table = \"" + e.paper_table + "\" is taken by [experiments." +
-                 other->second->experiment.name + "]");
+             "[experiments." + e.name + "] paper_table = \"" + e.paper_table + "\" is taken by " + taken_by);
       }
     }
   }
@@ -547,8 +552,7 @@ class Expander {
     for (const std::string& network : e.networks) {
       if (trained.count(network)) continue;
       throw std::runtime_error(source_name_ + ": [experiments." + e.name + "] compares '" + network +
-                               "', but none of the experiments it runs after (" + quoted_list(e.after) +
-                               ") trains it");
+                               "', but none of the experiments it runs after (" + quoted_list(e.after) + ") trains it");
     }
     std::sort(job.depends_on.begin(), job.depends_on.end());
     job.depends_on.erase(std::unique(job.depends_on.begin(), job.depends_on.end()), job.depends_on.end());
@@ -560,7 +564,8 @@ class Expander {
     identity << "\nreads";
     for (const std::string& id : job.depends_on) identity << " " << id;
     job.id = sha1_hex(identity.str()).substr(0, kJobIdDigits);
-    job.folder = fs::path("analysis") / (std::string(to_string(e.kind)) + "-" + job.id.substr(0, kConfigurationIdDigits));
+    job.folder =
+        fs::path("analysis") / (std::string(to_string(e.kind)) + "-" + job.id.substr(0, kConfigurationIdDigits));
     add(e, std::move(job));
   }
 
@@ -653,9 +658,9 @@ std::vector<Job> dispatch_order(std::vector<Job> jobs) {
     for (const std::string& id : jobs[i].depends_on) {
       const std::size_t dependency = index.at(id);
       if (dependency == i) {
-        throw std::runtime_error("job " + jobs[i].id + " (" + jobs[i].network + " fold " + std::to_string(jobs[i].fold) +
-                                 ") would wait for itself: experiments " + quoted_list(jobs[i].experiments) +
-                                 " share it, and one runs after another");
+        throw std::runtime_error("job " + jobs[i].id + " (" + jobs[i].network + " fold " +
+                                 std::to_string(jobs[i].fold) + ") would wait for itself: experiments " +
+                                 quoted_list(jobs[i].experiments) + " share it, and one runs after another");
       }
       dependents[dependency].push_back(i);
       ++waiting_for[i];
@@ -775,11 +780,19 @@ double relative_cost(std::string_view network) {
   // bench/RESULTS-sweep.md. Rough (the shared machine moved single ratios by 10-20% between runs):
   // they order the jobs and size the estimate, nothing else depends on them. The loss variants of
   // V1 have V1's network; ugsnet-v1-iucm has UGS-Net's.
-  static const std::map<std::string, double, std::less<>> kRelativeCost = {
-      {"fcn32s", 5.0},          {"unet", 1.0},            {"r2unet", 2.5},           {"r2aunet", 3.3},
-      {"attunet", 1.1},         {"nested-unet", 0.45},    {"channel-unet", 3.7},     {"ugsnet-v1", 1.9},
-      {"ugsnet-v1-phi-a", 1.9}, {"ugsnet-v1-phi-b", 1.9}, {"ugsnet-v1-phi-ab", 1.9}, {"ugsnet-v1-iucm", 2.1},
-      {"ugsnet", 2.1}};
+  static const std::map<std::string, double, std::less<>> kRelativeCost = {{"fcn32s", 5.0},
+                                                                           {"unet", 1.0},
+                                                                           {"r2unet", 2.5},
+                                                                           {"r2aunet", 3.3},
+                                                                           {"attunet", 1.1},
+                                                                           {"nested-unet", 0.45},
+                                                                           {"channel-unet", 3.7},
+                                                                           {"ugsnet-v1", 1.9},
+                                                                           {"ugsnet-v1-phi-a", 1.9},
+                                                                           {"ugsnet-v1-phi-b", 1.9},
+                                                                           {"ugsnet-v1-phi-ab", 1.9},
+                                                                           {"ugsnet-v1-iucm", 2.1},
+                                                                           {"ugsnet", 2.1}};
   const auto found = kRelativeCost.find(network);
   if (found == kRelativeCost.end()) {
     throw std::invalid_argument("no relative cost for network '" + std::string(network) +
@@ -795,7 +808,8 @@ Sweep parse_sweep(std::string_view toml_text, std::string_view source_name, cons
   for (const auto& [key, node] : document) {
     const std::string name(key.str());
     if (name == "sweep" || name == "defaults" || name == "experiments") continue;
-    std::string message = "unknown " + std::string(node.is_table() ? "table [" + name + "]" : "top-level key '" + name + "'");
+    std::string message =
+        "unknown " + std::string(node.is_table() ? "table [" + name + "]" : "top-level key '" + name + "'");
     if (std::find(std::begin(kJobTables), std::end(kJobTables), name) != std::end(kJobTables)) {
       message += "; job tables go under [defaults] ([defaults." + name + "]) or an experiment's overrides";
     } else if (const std::string suggestion = worker::closest_name(name, {"sweep", "defaults", "experiments"});
@@ -826,7 +840,8 @@ Sweep parse_sweep(std::string_view toml_text, std::string_view source_name, cons
   }
 
   if (const toml::node* defaults = document.get("defaults")) {
-    if (!defaults->is_table()) fail(defaults->source(), "'defaults' must be a table of job tables ([defaults.data], ...)");
+    if (!defaults->is_table())
+      fail(defaults->source(), "'defaults' must be a table of job tables ([defaults.data], ...)");
     refuse_per_job_keys(*defaults->as_table(), "defaults");
   }
   std::vector<ExperimentRead> experiments = read_experiments(document, source);
@@ -876,9 +891,9 @@ std::string plan_text(const Sweep& sweep) {
     work += job.estimated_cost;
   }
   std::ostringstream out;
-  out << "sweep " << s.name << " (" << sweep.source << "): " << count(sweep.experiments.size(), "experiment", "experiments")
-      << ", " << sweep.jobs.size() << " unique jobs (" << training_jobs << " training, "
-      << sweep.jobs.size() - training_jobs << " analysis)\n";
+  out << "sweep " << s.name << " (" << sweep.source
+      << "): " << count(sweep.experiments.size(), "experiment", "experiments") << ", " << sweep.jobs.size()
+      << " unique jobs (" << training_jobs << " training, " << sweep.jobs.size() - training_jobs << " analysis)\n";
   out << "  folds " << joined(as_strings(s.folds)) << "; seeds " << joined(as_strings(s.seeds)) << "; "
       << count(s.ranks_per_job, "rank", "ranks") << " per job; up to " << count(s.max_retries, "retry", "retries")
       << " per job; fail_fast " << (s.fail_fast ? "true" : "false") << "\n\nexperiments\n";
@@ -894,8 +909,9 @@ std::string plan_text(const Sweep& sweep) {
     if (e.kind == ExperimentKind::kTraining) {
       std::size_t shared = 0;
       for (const std::string& id : e.job_ids) shared += shared_by.at(id) > 1;
-      out << "    " << count(e.networks.size(), "network", "networks") << " x " << count(s.folds.size(), "fold", "folds")
-          << " x " << count(s.seeds.size(), "seed", "seeds") << " = " << count(e.job_ids.size(), "job", "jobs");
+      out << "    " << count(e.networks.size(), "network", "networks") << " x "
+          << count(s.folds.size(), "fold", "folds") << " x " << count(s.seeds.size(), "seed", "seeds") << " = "
+          << count(e.job_ids.size(), "job", "jobs");
       if (shared > 0) out << ", " << shared << " shared with other experiments";
       out << "\n";
     } else {
@@ -935,14 +951,21 @@ std::string plan_json(const Sweep& sweep) {
   plan["schema"] = "ugs.plan";
   plan["version"] = 1;
   plan["source"] = sweep.source;
-  plan["sweep"] = {{"name", s.name},         {"folds", s.folds},
-                   {"seeds", s.seeds},       {"ranks_per_job", s.ranks_per_job},
-                   {"max_retries", s.max_retries}, {"fail_fast", s.fail_fast}};
+  plan["sweep"] = {{"name", s.name},
+                   {"folds", s.folds},
+                   {"seeds", s.seeds},
+                   {"ranks_per_job", s.ranks_per_job},
+                   {"max_retries", s.max_retries},
+                   {"fail_fast", s.fail_fast}};
   plan["nodule_counts_known"] = sweep.nodule_counts_known;
   json experiments = json::array();
   for (const Experiment& e : sweep.experiments) {
-    json entry = {{"name", e.name},         {"kind", to_string(e.kind)}, {"description", e.description},
-                  {"paper_table", e.paper_table}, {"networks", e.networks},  {"after", e.after}};
+    json entry = {{"name", e.name},
+                  {"kind", to_string(e.kind)},
+                  {"description", e.description},
+                  {"paper_table", e.paper_table},
+                  {"networks", e.networks},
+                  {"after", e.after}};
     if (e.kind == ExperimentKind::kComplexNodules) {
       entry["reference"] = e.reference;
       entry["dsc_thresholds"] = e.dsc_thresholds;

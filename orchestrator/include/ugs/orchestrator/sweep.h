@@ -56,12 +56,12 @@ namespace ugs::orchestrator {
 
 // [sweep]: how the whole sweep is run.
 struct SweepSettings {
-  std::string name;                         // the default run folder is runs/<name>; default: the file's stem
-  std::vector<int> folds{0, 1, 2, 3, 4};    // the folds of the split every training experiment runs
-  std::vector<std::uint64_t> seeds{0};      // [training] seed of each repetition
-  int ranks_per_job = 1;                    // MPI ranks of one data-parallel job
-  int max_retries = 1;                      // a failed job is run again up to this many times
-  bool fail_fast = false;                   // true: the first failure (after its retries) stops the sweep
+  std::string name;                       // the default run folder is runs/<name>; default: the file's stem
+  std::vector<int> folds{0, 1, 2, 3, 4};  // the folds of the split every training experiment runs
+  std::vector<std::uint64_t> seeds{0};    // [training] seed of each repetition
+  int ranks_per_job = 1;                  // MPI ranks of one data-parallel job
+  int max_retries = 1;                    // a failed job is run again up to this many times
+  bool fail_fast = false;                 // true: the first failure (after its retries) stops the sweep
 };
 
 enum class ExperimentKind {
@@ -88,7 +88,7 @@ struct Experiment {
 enum class JobKind { kTraining, kAnalysis };
 
 struct Job {
-  std::string id;                        // 12 hex digits, see above
+  std::string id;  // 12 hex digits, see above
   JobKind kind = JobKind::kTraining;
   std::vector<std::string> experiments;  // every experiment that lists it, in file order
   std::string network;                   // training: [model] name; analysis: ""
@@ -102,11 +102,11 @@ struct Job {
 };
 
 struct Sweep {
-  std::string source;                    // the file it was read from, as given
+  std::string source;  // the file it was read from, as given
   SweepSettings settings;
-  std::vector<Experiment> experiments;   // in file order
-  std::vector<Job> jobs;                 // unique, in dispatch order
-  bool nodule_counts_known = true;       // false: some split file was absent, costs lack the nodules
+  std::vector<Experiment> experiments;  // in file order
+  std::vector<Job> jobs;                // unique, in dispatch order
+  bool nodule_counts_known = true;      // false: some split file was absent, costs lack the nodules
 
   // The job or experiment of that id or name; std::out_of_range if there is none.
   const Job& job(std::string_view id) const;
