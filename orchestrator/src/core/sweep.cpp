@@ -205,27 +205,10 @@ toml::table parse_document(std::string_view text, const std::string& source_name
   }
 }
 
-// `sweep.key=value` as the document {sweep = {key = value}}; as worker::parse_config's overrides, a
-// value that is not TOML is taken as a string.
+// `sweep.key=value` as the document {sweep = {key = value}}, read as worker::parse_config reads its
+// overrides.
 toml::table parse_sweep_override(const std::string& text) {
-  const std::size_t equals = text.find('=');
-  const std::string key = text.substr(0, equals).substr(std::string("sweep.").size());
-  if (equals == std::string::npos || !is_plain_name(key) || key.find('.') != std::string::npos) {
-    throw std::runtime_error("override '" + text + "': expected sweep.key=value, e.g. sweep.folds=[0]");
-  }
-  const std::string source = std::string(kOverrideSource) + text + "'";
-  const std::string header = "[sweep]\n" + key + " = ";
-  const std::string value = text.substr(equals + 1);
-  try {
-    return toml::parse(header + value, source);
-  } catch (const toml::parse_error&) {
-    std::string escaped;
-    for (char c : value) {
-      if (c == '"' || c == '\\') escaped += '\\';
-      escaped += c;
-    }
-    return parse_document(header + "\"" + escaped + "\"", source);
-  }
+  return parse_document(worker::override_toml(text), std::string(kOverrideSource) + text + "'");
 }
 
 // The path part of `section.key=value`.
@@ -774,6 +757,12 @@ const Experiment& Sweep::experiment(std::string_view name) const {
   throw std::out_of_range("sweep " + settings.name + " has no experiment " + std::string(name));
 }
 
+double Sweep::estimated_work() const {
+  double work = 0;
+  for (const Job& job : jobs) work += job.estimated_cost;
+  return work;
+}
+
 double relative_cost(std::string_view network) {
   // Time of a training step (forward, loss, backward; batch 8, 1x64x64, base_width 64) of each network
   // over U-Net's, on the development CPU with LibTorch 1.13: bench_baselines, bench/RESULTS.md and
@@ -884,12 +873,8 @@ Sweep load_sweep(const fs::path& file, const std::vector<std::string>& overrides
 
 std::string plan_text(const Sweep& sweep) {
   const SweepSettings& s = sweep.settings;
-  std::size_t training_jobs = 0;
-  double work = 0;
-  for (const Job& job : sweep.jobs) {
-    training_jobs += job.kind == JobKind::kTraining;
-    work += job.estimated_cost;
-  }
+  const auto training_jobs = static_cast<std::size_t>(std::count_if(
+      sweep.jobs.begin(), sweep.jobs.end(), [](const Job& job) { return job.kind == JobKind::kTraining; }));
   std::ostringstream out;
   out << "sweep " << s.name << " (" << sweep.source
       << "): " << count(sweep.experiments.size(), "experiment", "experiments") << ", " << sweep.jobs.size()
@@ -939,7 +924,7 @@ std::string plan_text(const Sweep& sweep) {
       out << "    after " << count(job.depends_on.size(), "job", "jobs") << ": " << joined(job.depends_on, " ") << "\n";
     }
   }
-  out << "\nestimated work: " << number(work) << (sweep.nodule_counts_known ? " U-Net nodule-epochs" : " U-Net epochs")
+  out << "\nestimated work: " << number(sweep.estimated_work()) << (sweep.nodule_counts_known ? " U-Net nodule-epochs" : " U-Net epochs")
       << " (the sum of the costs; relative units, docs/sweeps.md)\nnothing was run.\n";
   return out.str();
 }
@@ -975,7 +960,6 @@ std::string plan_json(const Sweep& sweep) {
   }
   plan["experiments"] = std::move(experiments);
   json jobs = json::array();
-  double work = 0;
   for (const Job& job : sweep.jobs) {
     json entry = {{"id", job.id},
                   {"kind", job.kind == JobKind::kTraining ? "training" : "analysis"},
@@ -990,10 +974,9 @@ std::string plan_json(const Sweep& sweep) {
       entry["seed"] = job.seed;
       entry["config"] = worker::to_toml(job.config);
     }
-    work += job.estimated_cost;
     jobs.push_back(std::move(entry));
   }
-  plan["estimated_work"] = work;
+  plan["estimated_work"] = sweep.estimated_work();
   plan["jobs"] = std::move(jobs);
   return plan.dump(2) + "\n";
 }

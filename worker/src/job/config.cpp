@@ -262,7 +262,7 @@ std::string table_with_key(std::string_view key) {
 struct Source {
   std::string name;
   bool is_override = false;
-  std::string prefix;
+  std::string prefix = "";
 
   std::string at(const toml::source_region& region) const {
     if (is_override) return "override '" + name + "'";
@@ -491,35 +491,7 @@ toml::table parse_toml(std::string_view text, const Source& source) {
   }
 }
 
-// "section.key=value" as a TOML document { section = { key = value } }. A value that is not TOML is
-// taken as a string, so that `data.store=out/lidc` needs no quotes.
-toml::table parse_override(const std::string& text) {
-  const Source source{text, true};
-  const std::size_t equals = text.find('=');
-  const std::string path = text.substr(0, equals);
-  const std::size_t dot = path.find('.');
-  auto is_name = [](const std::string& s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-    });
-  };
-  if (equals == std::string::npos || dot == std::string::npos || !is_name(path.substr(0, dot)) ||
-      !is_name(path.substr(dot + 1))) {
-    throw std::runtime_error("override '" + text + "': expected section.key=value, e.g. training.epochs=3");
-  }
-  const std::string value = text.substr(equals + 1);
-  const std::string header = "[" + path.substr(0, dot) + "]\n" + path.substr(dot + 1) + " = ";
-  try {
-    return toml::parse(header + value, text);
-  } catch (const toml::parse_error&) {
-    std::string escaped;
-    for (char c : value) {
-      if (c == '"' || c == '\\') escaped += '\\';
-      escaped += c;
-    }
-    return parse_toml(header + "\"" + escaped + "\"", source);
-  }
-}
+toml::table parse_override(const std::string& text) { return parse_toml(override_toml(text), Source{text, true}); }
 
 // Cross-table rules and derived values, once everything is layered.
 void resolve(Config& config, const std::string& source_name) {
@@ -692,6 +664,34 @@ Config load_config(const fs::path& file, const std::vector<std::string>& overrid
   text << in.rdbuf();
   if (in.bad()) throw std::runtime_error(file.string() + ": cannot read the configuration file");
   return parse_config(text.str(), file.string(), overrides);
+}
+
+std::string override_toml(const std::string& text) {
+  const std::size_t equals = text.find('=');
+  const std::string path = text.substr(0, equals);
+  const std::size_t dot = path.find('.');
+  auto is_name = [](const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
+  };
+  if (equals == std::string::npos || dot == std::string::npos || !is_name(path.substr(0, dot)) ||
+      !is_name(path.substr(dot + 1))) {
+    throw std::runtime_error("override '" + text + "': expected section.key=value, e.g. training.epochs=3");
+  }
+  const std::string value = text.substr(equals + 1);
+  const std::string header = "[" + path.substr(0, dot) + "]\n" + path.substr(dot + 1) + " = ";
+  try {
+    static_cast<void>(toml::parse(header + value));  // only: is it TOML?
+    return header + value;
+  } catch (const toml::parse_error&) {
+    std::string escaped;
+    for (char c : value) {
+      if (c == '"' || c == '\\') escaped += '\\';
+      escaped += c;
+    }
+    return header + "\"" + escaped + "\"";
+  }
 }
 
 bool is_runtime_key(std::string_view key) {

@@ -111,6 +111,8 @@ struct Sweep {
   // The job or experiment of that id or name; std::out_of_range if there is none.
   const Job& job(std::string_view id) const;
   const Experiment& experiment(std::string_view name) const;
+  // The sum of the jobs' estimated costs.
+  double estimated_work() const;
 };
 
 // Reads and expands a sweep file. `overrides` are `section.key=value` strings: `sweep.KEY=VALUE`

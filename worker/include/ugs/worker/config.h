@@ -166,6 +166,11 @@ Config parse_config_tables(std::string_view toml_text, std::string_view source_n
                            const std::vector<std::string>& tables,
                            const std::vector<std::string>& overrides = {});
 
+// One override "section.key=value" as the TOML document "[section]\nkey = value", the value quoted as
+// a string when it is not TOML. std::runtime_error when `text` is not section.key=value (lowercase
+// names, digits and '_'). Sweep files take their `sweep.key=value` overrides through it too.
+std::string override_toml(const std::string& text);
+
 // Applies a recipe's preset to `config` (what load_config does before reading the file's keys).
 void apply_recipe(Config& config, Recipe recipe);
 
