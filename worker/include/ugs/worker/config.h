@@ -165,6 +165,21 @@ Config load_config(const std::filesystem::path& file, const std::vector<std::str
 Config parse_config(std::string_view toml_text, std::string_view source_name,
                     const std::vector<std::string>& overrides = {});
 
+// The same from tables of a larger TOML document, such as a sweep file (docs/sweeps.md): each of
+// `tables` is a dotted path ("defaults", "experiments.long.overrides") to a table that holds job
+// tables as a `ugs train` file does ([defaults.training] is the job's [training]). They are layered
+// in order, an absent one adding nothing, then `overrides`. Keys of the document outside `tables` are
+// not read. Errors name the file, line and column, and the tables as the document spells them:
+// `sweep.toml:9:1: unknown key 'lrr' in [defaults.optimizer]; did you mean 'lr'?`.
+Config parse_config_tables(std::string_view toml_text, std::string_view source_name,
+                           const std::vector<std::string>& tables,
+                           const std::vector<std::string>& overrides = {});
+
+// One override "section.key=value" as the TOML document "[section]\nkey = value", the value quoted as
+// a string when it is not TOML. std::runtime_error when `text` is not section.key=value (lowercase
+// names, digits and '_'). Sweep files take their `sweep.key=value` overrides through it too.
+std::string override_toml(const std::string& text);
+
 // Applies a recipe's preset to `config` (what load_config does before reading the file's keys).
 void apply_recipe(Config& config, Recipe recipe);
 
@@ -174,5 +189,14 @@ std::string to_toml(const Config& config);
 
 // Whether `name` is a device a job or `ugs predict` can name: "cpu", "cuda" or "cuda:N".
 bool is_device_name(const std::string& name);
+
+// Whether `key` ("training.device") changes how fast a job runs but never what it computes:
+// training.device, training.prefetch_batches and training.checkpoint_every. A job folder may resume
+// with other values of them, and they are no part of a job's identity.
+bool is_runtime_key(std::string_view key);
+
+// to_toml without the runtime keys: the text that identifies what a job computes (a sweep's job id
+// is its hash, docs/sweeps.md).
+std::string identity_toml(const Config& config);
 
 }  // namespace ugs::worker
