@@ -30,6 +30,7 @@ void add_synth_command(CLI::App& app);    // ugs synth --out DIR: a synthetic LI
 void add_import_command(CLI::App& app);   // ugs import ugsnet-png DIR OUT
 void add_inspect_command(CLI::App& app);  // ugs inspect STORE
 void add_split_command(CLI::App& app);    // ugs split STORE --out FILE
+void add_plan_command(CLI::App& app);     // ugs plan SWEEP: the jobs of a sweep, nothing run
 void add_train_command(CLI::App& app);    // ugs train CONFIG [--fold K] [--out DIR]
 void add_score_command(CLI::App& app);    // ugs score --truth STORE --pred FILE
 void add_analyze_command(CLI::App& app);  // ugs analyze hu JOB: analyses of a job's results

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   ugs::cli::add_import_command(app);
   ugs::cli::add_inspect_command(app);
   ugs::cli::add_split_command(app);
+  ugs::cli::add_plan_command(app);
   ugs::cli::add_train_command(app);
   ugs::cli::add_score_command(app);
   ugs::cli::add_analyze_command(app);

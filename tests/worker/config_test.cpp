@@ -218,6 +218,72 @@ TEST(Config, ResolvedTomlReadsBackToTheSameConfig) {
   EXPECT_NE(resolved.find("prefetch_batches = 3"), std::string::npos) << resolved;
 }
 
+// A sweep file keeps job tables under [defaults] and under each experiment: they layer in the order
+// given, and errors name the file's own lines and the tables as it spells them.
+TEST(Config, TablesOfALargerDocumentLayerInOrder) {
+  const std::string sweep =
+      "[sweep]\nname = \"s\"\n"                                                   // lines 1-2
+      "[defaults.data]\nstore = \"out/lidc\"\n"                                   // lines 3-4
+      "[defaults.training]\nrecipe = \"published\"\nepochs = 20\n"                 // lines 5-7
+      "[experiments.long.overrides.training]\nepochs = 40\n";                       // lines 8-9
+  const Config defaults = parse_config_tables(sweep, "sweep.toml", {"defaults"});
+  EXPECT_EQ(defaults.training.epochs, 20);
+  EXPECT_EQ(defaults.optimizer.kind, OptimizerKind::kAdam);  // the recipe of [defaults.training]
+  EXPECT_EQ(defaults.data.store, fs::current_path() / "out" / "lidc");
+  const Config longer = parse_config_tables(sweep, "sweep.toml", {"defaults", "experiments.long.overrides"});
+  EXPECT_EQ(longer.training.epochs, 40);
+  EXPECT_EQ(longer.optimizer.kind, OptimizerKind::kAdam);
+  const Config overridden = parse_config_tables(sweep, "sweep.toml", {"defaults", "experiments.long.overrides",
+                                                                      "experiments.absent.overrides"},
+                                                {"training.epochs=3"});
+  EXPECT_EQ(overridden.training.epochs, 3);
+  EXPECT_EQ(to_toml(longer), to_toml(parse_config(to_toml(longer), "resolved.toml")));
+
+  auto error_in = [](const std::string& text, const std::vector<std::string>& tables) -> std::string {
+    try {
+      parse_config_tables(text, "sweep.toml", tables);
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error_in(sweep + "lrr = 1\n", {"defaults", "experiments.long.overrides"}),
+            "sweep.toml:10:1: unknown key 'lrr' in [experiments.long.overrides.training]; did you mean 'lr'?");
+  EXPECT_EQ(error_in(sweep + "[defaults.trainig]\n", {"defaults"}),
+            "sweep.toml:10:2: unknown table [defaults.trainig]; did you mean [defaults.training]?");
+  EXPECT_EQ(error_in(sweep + "[defaults.data.x]\n", {"defaults"}),
+            "sweep.toml:10:2: unknown key 'x' in [defaults.data]");
+  EXPECT_EQ(error_in(sweep + "[defaults.optimizer]\nepochs = 1\n", {"defaults"}),
+            "sweep.toml:11:1: unknown key 'epochs' in [defaults.optimizer]; 'epochs' belongs in "
+            "[defaults.training]");
+  EXPECT_EQ(error_in("defaults = 3\n", {"defaults"}), "sweep.toml:1:12: 'defaults' must be a table ([defaults])");
+  EXPECT_EQ(error_in("[defaults]\nepochs = 3\n", {"defaults"}),
+            "sweep.toml:2:1: unknown key 'epochs' in [defaults]; did you mean 'epochs' in [defaults.training]?");
+  // Only the named tables are read: the rest of the document is the caller's.
+  EXPECT_EQ(error_in(sweep + "[other]\nanything = 1\n", {"defaults"}), "");
+}
+
+// The identity text leaves out exactly the keys that change speed, not results.
+TEST(Config, IdentityLeavesOutTheRuntimeKeys) {
+  const Config config = parse_config(kMinimal, "train.toml");
+  Config faster = config;
+  faster.training.device = "cuda:1";
+  faster.training.prefetch_batches = 9;
+  faster.training.checkpoint_every = 1;
+  EXPECT_NE(to_toml(faster), to_toml(config));
+  EXPECT_EQ(identity_toml(faster), identity_toml(config));
+  Config other = config;
+  other.training.deterministic = true;
+  EXPECT_NE(identity_toml(other), identity_toml(config));
+  const std::string identity = identity_toml(config);
+  EXPECT_EQ(identity.find("device"), std::string::npos) << identity;
+  EXPECT_EQ(identity.find("prefetch_batches"), std::string::npos) << identity;
+  EXPECT_EQ(identity.find("checkpoint_every"), std::string::npos) << identity;
+  EXPECT_NE(identity.find("batch_size = 32"), std::string::npos) << identity;
+  EXPECT_TRUE(is_runtime_key("training.device"));
+  EXPECT_FALSE(is_runtime_key("training.epochs"));
+}
+
 TEST(Config, TheExampleFileIsValid) {
   const fs::path example = fs::path(UGS_SOURCE_DIR) / "experiments" / "examples" / "train-ugsnet.toml";
   const Config config = load_config(example);

@@ -5,6 +5,7 @@
 // (struct -> TOML) and the key collector (all names, for "did you mean" suggestions). A key added to a
 // visit function is therefore read, written, checked and suggested at once.
 #include "ugs/worker/config.h"
+#include "ugs/worker/suggest.h"
 
 #include <toml++/toml.h>
 
@@ -255,42 +256,16 @@ std::string table_with_key(std::string_view key) {
   return "";
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// The closest of `names` to `unknown` if it is close enough to be a typo, else "".
-std::string closest(std::string_view unknown, const std::vector<std::string>& names) {
-  std::string best;
-  std::size_t best_distance = std::max<std::size_t>(2, unknown.size() / 3) + 1;
-  for (const std::string& name : names) {
-    const std::size_t d = edit_distance(unknown, name);
-    if (d < best_distance) {
-      best_distance = d;
-      best = name;
-    }
-  }
-  return best;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Reader: a TOML document onto a Config.
 
 // Where a document came from: a file (errors name file:line:column) or one override (errors quote it).
+// `prefix` is the dotted path of the job tables within the file ("defaults." in a sweep file, whose
+// [defaults.training] is a job's [training]), so that errors name the tables as the file spells them.
 struct Source {
   std::string name;
   bool is_override = false;
+  std::string prefix;
 
   std::string at(const toml::source_region& region) const {
     if (is_override) return "override '" + name + "'";
@@ -409,12 +384,12 @@ class TableReader {
     if (!table_) return;
     for (const auto& [key, node] : *table_) {
       if (std::find(read_.begin(), read_.end(), key.str()) != read_.end()) continue;
-      std::string message = "unknown key '" + std::string(key.str()) + "' in [" + name_ + "]";
-      const std::string suggestion = closest(key.str(), read_);
+      std::string message = "unknown key '" + std::string(key.str()) + "' in [" + source_.prefix + name_ + "]";
+      const std::string suggestion = closest_name(key.str(), read_);
       if (!suggestion.empty()) {
         message += "; did you mean '" + suggestion + "'?";
       } else if (const std::string table = table_with_key(key.str()); !table.empty()) {
-        message += "; '" + std::string(key.str()) + "' belongs in [" + table + "]";
+        message += "; '" + std::string(key.str()) + "' belongs in [" + source_.prefix + table + "]";
       }
       fail(source_, key.source(), message);
     }
@@ -440,7 +415,7 @@ class TableReader {
       node.visit([&](const auto& value) { got << value; });
     }
     fail(source_, node.source(),
-         "[" + name_ + "] " + std::string(key) + " must be " + expected + ", got " + got.str());
+         "[" + source_.prefix + name_ + "] " + std::string(key) + " must be " + expected + ", got " + got.str());
   }
 
   const toml::table* table_;
@@ -458,7 +433,7 @@ class DocumentReader {
     read_.emplace_back(name);
     const toml::node* node = document_.get(name);
     if (node && !node->is_table()) {
-      fail(source_, node->source(), "'" + std::string(name) + "' must be a table ([" + name + "])");
+      fail(source_, node->source(), "'" + std::string(name) + "' must be a table ([" + source_.prefix + name + "])");
     }
     TableReader reader(node ? node->as_table() : nullptr, name, source_);
     visit(reader, section);
@@ -468,14 +443,21 @@ class DocumentReader {
   void finish() const {
     for (const auto& [key, node] : document_) {
       if (std::find(read_.begin(), read_.end(), key.str()) != read_.end()) continue;
-      std::string message = "unknown " + std::string(node.is_table() ? "table [" : "top-level key '") +
-                            std::string(key.str()) + (node.is_table() ? "]" : "'");
-      const std::string suggestion = closest(key.str(), read_);
+      const std::string& prefix = source_.prefix;
+      std::string message;
+      if (node.is_table()) {
+        message = "unknown table [" + prefix + std::string(key.str()) + "]";
+      } else if (prefix.empty()) {
+        message = "unknown top-level key '" + std::string(key.str()) + "'";
+      } else {
+        message = "unknown key '" + std::string(key.str()) + "' in [" + prefix.substr(0, prefix.size() - 1) + "]";
+      }
+      const std::string suggestion = closest_name(key.str(), read_);
       const std::string table = node.is_table() ? "" : table_with_key(key.str());
       if (!suggestion.empty()) {
-        message += "; did you mean [" + suggestion + "]?";
+        message += "; did you mean [" + prefix + suggestion + "]?";
       } else if (!table.empty()) {
-        message += "; did you mean '" + std::string(key.str()) + "' in [" + table + "]?";
+        message += "; did you mean '" + std::string(key.str()) + "' in [" + prefix + table + "]?";
       }
       fail(source_, key.source(), message);
     }
@@ -610,6 +592,46 @@ class DocumentWriter {
   toml::table document;
 };
 
+toml::table as_document(const Config& config) {
+  Config copy = config;  // the visitors take mutable sections; the writer only reads them
+  DocumentWriter writer;
+  visit_tables(writer, copy);
+  return std::move(writer.document);
+}
+
+// One document of job tables on the way to a Config, and where it came from.
+struct Layer {
+  Source source;
+  const toml::table* tables;
+};
+
+// Layers `layers` in order over the defaults and resolves. The recipe the last of them names is applied
+// before any key, so that every key set anywhere wins over the preset.
+Config layered_config(const std::vector<Layer>& layers, const std::string& source_name) {
+  // The recipe is applied first, so that it must be known before the keys are layered on it.
+  Recipe recipe = Recipe::kPaper;
+  for (const Layer& layer : layers) {
+    if (const auto named = recipe_of(*layer.tables, layer.source)) recipe = *named;
+  }
+  Config config;
+  config.model.in_channels = 0;  // "one per window" unless the file says otherwise
+  apply_recipe(config, recipe);
+  for (const Layer& layer : layers) read_document(*layer.tables, layer.source, config);
+  resolve(config, source_name);
+  return config;
+}
+
+// The file's layers followed by one per override. The overrides' documents are kept in `storage`.
+std::vector<Layer> with_overrides(std::vector<Layer> layers, const std::vector<std::string>& overrides,
+                                  std::vector<toml::table>& storage) {
+  storage.reserve(overrides.size());
+  for (const std::string& text : overrides) {
+    storage.push_back(parse_override(text));
+    layers.push_back({Source{text, true}, &storage.back()});
+  }
+  return layers;
+}
+
 }  // namespace
 
 void apply_recipe(Config& config, Recipe recipe) {
@@ -647,23 +669,23 @@ Config parse_config(std::string_view toml_text, std::string_view source_name,
                     const std::vector<std::string>& overrides) {
   const Source file{std::string(source_name), false};
   const toml::table document = parse_toml(toml_text, file);
-  std::vector<std::pair<Source, toml::table>> override_documents;
-  for (const std::string& text : overrides) override_documents.emplace_back(Source{text, true}, parse_override(text));
+  std::vector<toml::table> override_documents;
+  return layered_config(with_overrides({{file, &document}}, overrides, override_documents), file.name);
+}
 
-  // The recipe is applied first, so that it must be known before the keys are layered on it.
-  Recipe recipe = Recipe::kPaper;
-  if (const auto named = recipe_of(document, file)) recipe = *named;
-  for (const auto& [source, doc] : override_documents) {
-    if (const auto named = recipe_of(doc, source)) recipe = *named;
+Config parse_config_tables(std::string_view toml_text, std::string_view source_name,
+                           const std::vector<std::string>& tables, const std::vector<std::string>& overrides) {
+  const Source file{std::string(source_name), false};
+  const toml::table document = parse_toml(toml_text, file);
+  std::vector<Layer> layers;
+  for (const std::string& path : tables) {
+    const toml::node* node = document.at_path(path).node();
+    if (!node) continue;
+    if (!node->is_table()) fail(file, node->source(), "'" + path + "' must be a table ([" + path + "])");
+    layers.push_back({Source{file.name, false, path + "."}, node->as_table()});
   }
-
-  Config config;
-  config.model.in_channels = 0;  // "one per window" unless the file says otherwise
-  apply_recipe(config, recipe);
-  read_document(document, file, config);
-  for (const auto& [source, doc] : override_documents) read_document(doc, source, config);
-  resolve(config, file.name);
-  return config;
+  std::vector<toml::table> override_documents;
+  return layered_config(with_overrides(std::move(layers), overrides, override_documents), file.name);
 }
 
 Config load_config(const fs::path& file, const std::vector<std::string>& overrides) {
@@ -675,12 +697,27 @@ Config load_config(const fs::path& file, const std::vector<std::string>& overrid
   return parse_config(text.str(), file.string(), overrides);
 }
 
+bool is_runtime_key(std::string_view key) {
+  return key == "training.device" || key == "training.prefetch_batches" || key == "training.checkpoint_every";
+}
+
 std::string to_toml(const Config& config) {
-  Config copy = config;
-  DocumentWriter writer;
-  visit_tables(writer, copy);
   std::ostringstream out;
-  out << writer.document << "\n";
+  out << as_document(config) << "\n";
+  return out.str();
+}
+
+std::string identity_toml(const Config& config) {
+  toml::table document = as_document(config);
+  for (auto& [section, table] : document) {
+    std::vector<std::string> runtime;
+    for (const auto& [key, value] : *table.as_table()) {
+      if (is_runtime_key(std::string(section.str()) + "." + std::string(key.str()))) runtime.emplace_back(key.str());
+    }
+    for (const std::string& key : runtime) table.as_table()->erase(key);
+  }
+  std::ostringstream out;
+  out << document << "\n";
   return out.str();
 }
 

@@ -43,11 +43,6 @@ constexpr const char* kPredictionsFile = "predictions.h5";
 constexpr const char* kSummaryFile = "summary.json";
 constexpr const char* kCurveFile = "training_curve.png";
 
-// Keys that may change between runs of one job folder: they change speed, never results.
-bool is_runtime_key(const std::string& key) {
-  return key == "training.device" || key == "training.prefetch_batches" || key == "training.checkpoint_every";
-}
-
 // The first key whose value differs between two resolved configurations, or "" when none does.
 std::string first_difference(const std::string& old_toml, const std::string& new_toml) {
   const toml::table old_table = toml::parse(old_toml);

@@ -165,11 +165,30 @@ Config load_config(const std::filesystem::path& file, const std::vector<std::str
 Config parse_config(std::string_view toml_text, std::string_view source_name,
                     const std::vector<std::string>& overrides = {});
 
+// The same from tables of a larger TOML document, such as a sweep file (docs/sweeps.md): each of
+// `tables` is a dotted path ("defaults", "experiments.long.overrides") to a table that holds job
+// tables as a `ugs train` file does ([defaults.training] is the job's [training]). They are layered
+// in order, an absent one adding nothing, then `overrides`. Keys of the document outside `tables` are
+// not read. Errors name the file, line and column, and the tables as the document spells them:
+// `sweep.toml:9:1: unknown key 'lrr' in [defaults.optimizer]; did you mean 'lr'?`.
+Config parse_config_tables(std::string_view toml_text, std::string_view source_name,
+                           const std::vector<std::string>& tables,
+                           const std::vector<std::string>& overrides = {});
+
 // Applies a recipe's preset to `config` (what load_config does before reading the file's keys).
 void apply_recipe(Config& config, Recipe recipe);
 
 // The resolved configuration as TOML: every table and key, explicit windows, absolute paths.
 // parse_config(to_toml(c), ...) gives back c.
 std::string to_toml(const Config& config);
+
+// Whether `key` ("training.device") changes how fast a job runs but never what it computes:
+// training.device, training.prefetch_batches and training.checkpoint_every. A job folder may resume
+// with other values of them, and they are no part of a job's identity.
+bool is_runtime_key(std::string_view key);
+
+// to_toml without the runtime keys: the text that identifies what a job computes (a sweep's job id
+// is its hash, docs/sweeps.md).
+std::string identity_toml(const Config& config);
 
 }  // namespace ugs::worker
