@@ -50,7 +50,9 @@ Nodule two_reader_nodule(const std::string& id) {
   return nodule;
 }
 
-void append(std::vector<float>& maps, const std::vector<float>& map) { maps.insert(maps.end(), map.begin(), map.end()); }
+void append(std::vector<float>& maps, const std::vector<float>& map) {
+  maps.insert(maps.end(), map.begin(), map.end());
+}
 
 // Row 0 ("other"): nothing anywhere. Row 1 ("n"): X_S rows 1-4 x columns 1-3, U' rows 0-5 x columns
 // 0-4, I' rows 2-3 x columns 2-3; probabilities 0.1 outside, 0.5..0.9 inside (0.5 counts as inside).

@@ -22,6 +22,14 @@
 #include <vector>
 
 namespace ugs::worker {
+
+bool is_device_name(const std::string& name) {
+  if (name == "cpu" || name == "cuda") return true;
+  const std::string prefix = "cuda:";
+  return name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+         std::all_of(name.begin() + prefix.size(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -109,16 +117,8 @@ struct StringRule {
 
 bool is_not_empty(const std::string& s) { return !s.empty(); }
 
-// "cpu", "cuda" or "cuda:N".
-bool is_device(const std::string& s) {
-  if (s == "cpu" || s == "cuda") return true;
-  const std::string prefix = "cuda:";
-  return s.size() > prefix.size() && s.compare(0, prefix.size(), prefix) == 0 &&
-         std::all_of(s.begin() + prefix.size(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 constexpr StringRule kNetworkName{is_not_empty, "a network name"};
-constexpr StringRule kDevice{is_device, "\"cpu\", \"cuda\" or \"cuda:N\""};
+constexpr StringRule kDevice{is_device_name, "\"cpu\", \"cuda\" or \"cuda:N\""};
 
 // Named window sets accepted for [preprocess] windows.
 const std::map<std::string, std::vector<HuWindow>>& window_presets() {

@@ -40,13 +40,11 @@ void check_arguments(model::Network& net, const std::vector<std::string>& ids, c
 
 // Probabilities of one head at the store's resolution, [n, H, W] float32 on the CPU.
 torch::Tensor probabilities(const torch::Tensor& logits, int height, int width) {
-  namespace F = torch::nn::functional;
-  const torch::Tensor resized =
-      F::interpolate(torch::sigmoid(logits), F::InterpolateFuncOptions()
-                                                 .size(std::vector<std::int64_t>{height, width})
-                                                 .mode(torch::kBilinear)
-                                                 .align_corners(false));
-  return resized.clamp(0.0, 1.0).squeeze(1).to(torch::kCPU, torch::kFloat32).contiguous();
+  return resize_bilinear(torch::sigmoid(logits), height, width)
+      .clamp(0.0, 1.0)
+      .squeeze(1)
+      .to(torch::kCPU, torch::kFloat32)
+      .contiguous();
 }
 
 void append(std::vector<float>& maps, const torch::Tensor& probabilities) {

@@ -164,8 +164,8 @@ void write_montage(const std::filesystem::path& file, const std::vector<Nodule>&
   const int panels = options.truth == TruthPanel::kShow ? 3 : 2;
   const int panel_height = predictions.height * options.scale, panel_width = predictions.width * options.scale;
   const int row_count = static_cast<int>(rows.size());
-  Canvas canvas(options.gap + row_count * (panel_height + options.gap), options.gap + panels * (panel_width + options.gap),
-                kMontageGap);
+  Canvas canvas(options.gap + row_count * (panel_height + options.gap),
+                options.gap + panels * (panel_width + options.gap), kMontageGap);
   for (int k = 0; k < row_count; ++k) {
     const Nodule& nodule = nodules[k];
     const std::size_t row = rows[k];

@@ -39,15 +39,6 @@ torch::Tensor window(const torch::Tensor& raw, const StoreAttributes& attributes
   return torch::cat(channels, 1);
 }
 
-// PyTorch's F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).
-torch::Tensor resize(const torch::Tensor& x, int size) {
-  namespace F = torch::nn::functional;
-  return F::interpolate(x, F::InterpolateFuncOptions()
-                               .size(std::vector<std::int64_t>{size, size})
-                               .mode(torch::kBilinear)
-                               .align_corners(false));
-}
-
 // [n, planes, H, W] float32 0/1 from a mask of each nodule chosen by `plane_of`.
 template <class PlaneOf>
 torch::Tensor mask_planes(const std::vector<Nodule>& nodules, const StoreAttributes& attributes, int planes,
@@ -65,6 +56,14 @@ torch::Tensor mask_planes(const std::vector<Nodule>& nodules, const StoreAttribu
 }
 
 }  // namespace
+
+torch::Tensor resize_bilinear(const torch::Tensor& x, int height, int width) {
+  namespace F = torch::nn::functional;
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<std::int64_t>{height, width})
+                               .mode(torch::kBilinear)
+                               .align_corners(false));
+}
 
 void check_preprocessable(const StoreAttributes& attributes, const PreprocessConfig& config, SingleTarget target,
                           const std::string& store_name) {
@@ -96,12 +95,16 @@ NoduleTensors preprocess(const std::vector<Nodule>& nodules, const StoreAttribut
 
   NoduleTensors result;
   const auto n = static_cast<std::int64_t>(nodules.size());
-  result.images = resize(window(raw_images(nodules, attributes), attributes, config), config.size).contiguous();
+  result.images =
+      resize_bilinear(window(raw_images(nodules, attributes), attributes, config), config.size, config.size)
+          .contiguous();
   std::vector<std::int64_t> counts;
   for (const Nodule& nodule : nodules) counts.push_back(nodule.info.annotator_count);
   result.annotator_count = torch::tensor(counts, torch::kInt64);
 
-  auto threshold = [&](const torch::Tensor& planes) { return resize(planes, config.size).ge(config.mask_threshold); };
+  auto threshold = [&](const torch::Tensor& planes) {
+    return resize_bilinear(planes, config.size, config.size).ge(config.mask_threshold);
+  };
   torch::Tensor annotators, union_mask, intersection;  // bool [n, ., S, S]
   if (attributes.reader_masks == ReaderMasks::kPerReader) {
     annotators = threshold(mask_planes(nodules, attributes, storage::kMaxAnnotators,

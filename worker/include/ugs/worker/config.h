@@ -137,7 +137,7 @@ struct TrainingConfig {
   int epochs = 200;
   int batch_size = 32;             // the global batch: samples per optimiser step over all ranks
   std::uint64_t seed = 0;          // data order, augmentation, validation carve-out, initialisation
-  std::string device = "cpu";      // "cpu", "cuda" or "cuda:N"
+  std::string device = "cpu";      // "cpu", "cuda" or "cuda:N" (is_device_name)
   bool deterministic = false;      // ask LibTorch for deterministic kernels (slower on GPUs)
   int checkpoint_every = 10;       // epochs between checkpoints (the last epoch always gets one)
   double validation_fraction = 0;  // share of the training nodules held out, by patient; 0 = none
@@ -190,5 +190,8 @@ bool is_runtime_key(std::string_view key);
 // to_toml without the runtime keys: the text that identifies what a job computes (a sweep's job id
 // is its hash, docs/sweeps.md).
 std::string identity_toml(const Config& config);
+
+// Whether `name` is a device a job or `ugs predict` can name: "cpu", "cuda" or "cuda:N".
+bool is_device_name(const std::string& name);
 
 }  // namespace ugs::worker

@@ -60,6 +60,10 @@ struct NoduleTensors {
   std::size_t size() const { return store_indices.size(); }
 };
 
+// PyTorch's F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False) of a float
+// [N, C, H, W] tensor: how crops are brought to the network's size, and its maps back (inference.h).
+torch::Tensor resize_bilinear(const torch::Tensor& x, int height, int width);
+
 // Checks that a store can give these inputs and targets; throws std::runtime_error naming `store_name`.
 void check_preprocessable(const storage::StoreAttributes& attributes, const PreprocessConfig& config,
                           SingleTarget target, const std::string& store_name);
