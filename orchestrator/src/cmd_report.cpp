@@ -30,7 +30,7 @@ void add_report_command(CLI::App& app) {
       "    mean over the fold's test nodules) and, for the UGS-Net family, the set scores GED^2 and\n"
       "    HM-IoU; their mean +- population standard deviation over the folds (the paper's\n"
       "    \"Average\"); the paired per-fold differences against the baseline (the experiment's\n"
-      "    first network); the paper's published numbers beside them;\n"
+      "    first network, unless the plan names a baseline); the paper's published numbers;\n"
       "  - complex_nodules (Table III): per DSC threshold, per fold and averaged, each network's DSC\n"
       "    and IoU over the nodules the reference network segments worst, the gain over the\n"
       "    reference, and the paper's numbers.\n"
