@@ -226,14 +226,14 @@ TEST(Sweep, IdsFollowTheConfigurationButNotTheRuntimeKeys) {
   const std::vector<std::string> ids = ids_of(parse(kSmall));
   EXPECT_EQ(ids_of(parse(kSmall)), ids);
   EXPECT_EQ(ids.front().size(), 12u);
-  for (const std::string& runtime : {"training.device=cuda", "training.prefetch_batches=7",
+  for (const char* runtime : {"training.device=cuda", "training.prefetch_batches=7",
                                      "training.checkpoint_every=1"}) {
     EXPECT_EQ(ids_of(parse(kSmall, {runtime})), ids) << runtime;
   }
   const Sweep runtime = parse(kSmall, {"training.device=cuda"});
   EXPECT_EQ(runtime.jobs.front().config.training.device, "cuda");
 
-  for (const std::string& change : {"training.epochs=5", "loss.a1=0.25", "preprocess.size=32",
+  for (const char* change : {"training.epochs=5", "loss.a1=0.25", "preprocess.size=32",
                                     "data.split=out/y/splits.json"}) {
     const std::vector<std::string> changed = ids_of(parse(kSmall, {change}));
     std::vector<std::string> common;
@@ -331,7 +331,7 @@ TEST(Sweep, UnknownKeysNameLineColumnAndTheClosestName) {
   EXPECT_EQ(error_of(kSmall + "[defaults.optimizer]\nlrr = 1e-3\n"),
             "small.toml:14:1: unknown key 'lrr' in [defaults.optimizer]; did you mean 'lr'?");
   EXPECT_EQ(error_of(kSmall + "[experiments.second.overrides.trainig]\nepochs = 3\n"),
-            "small.toml:13:30: unknown table [experiments.second.overrides.trainig]; did you mean "
+            "small.toml:13:31: unknown table [experiments.second.overrides.trainig]; did you mean "
             "[experiments.second.overrides.training]?");
   // Overrides are named as such.
   EXPECT_EQ(error_of(kSmall, {"sweep.foldz=[0]"}),
@@ -349,11 +349,11 @@ TEST(Sweep, WrongValuesNameLineColumnAndWhatIsExpected) {
             "small.toml:2:17: [sweep] ranks_per_job must be an integer in [1, 1048576], got 0");
   EXPECT_EQ(error_of(kSmall + "kind = \"complex_nodule\"\n"),
             "small.toml:13:8: [experiments.second] kind must be \"training\" or \"complex_nodules\", got "
-            "complex_nodule");
+            "'complex_nodule'");
   EXPECT_EQ(error_of(kSmall + "paper_table = \"IV\"\n"),
-            "small.toml:13:15: [experiments.second] paper_table must be \"I\", \"II\" or \"III\", got IV");
+            "small.toml:13:15: [experiments.second] paper_table must be \"I\", \"II\" or \"III\", got 'IV'");
   EXPECT_EQ(error_of(kSmall + "[experiments.third]\ndescription = \"no networks\"\n"),
-            "small.toml:13:14: [experiments.third] needs networks = [...], some of 'fcn32s', 'unet', 'r2unet', "
+            "small.toml:13:1: [experiments.third] needs networks = [...], some of 'fcn32s', 'unet', 'r2unet', "
             "'r2aunet', 'attunet', 'nested-unet', 'channel-unet', 'ugsnet-v1', 'ugsnet-v1-phi-a', 'ugsnet-v1-phi-b', "
             "'ugsnet-v1-phi-ab', 'ugsnet-v1-iucm', 'ugsnet'");
   EXPECT_EQ(error_of("[sweep\n"), "small.toml:1:7: Error while parsing table header: expected ']', saw '\\n'");
@@ -372,11 +372,11 @@ TEST(Sweep, UnknownNetworksAndExperimentsGetTheClosestName) {
 
 TEST(Sweep, DependencyCyclesAreNamed) {
   EXPECT_EQ(error_of(kSmall + "after = [\"second\"]\n"),
-            "small.toml:13:1: a cycle of `after`s: second -> second (each must run after the next)");
+            "small.toml:13:9: a cycle of `after`s: second -> second (each must run after the next)");
   const std::string cycle = kSmall.substr(0, kSmall.find("[experiments.second]")) + "after = [\"third\"]\n" +
                             "[experiments.second]\nnetworks = [\"ugsnet\"]\nafter = [\"first\"]\n" +
                             "[experiments.third]\nnetworks = [\"attunet\"]\nafter = [\"second\"]\n";
-  EXPECT_EQ(error_of(cycle), "small.toml:11:1: a cycle of `after`s: first -> third -> second -> first (each must run "
+  EXPECT_EQ(error_of(cycle), "small.toml:11:9: a cycle of `after`s: first -> third -> second -> first (each must run "
                              "after the next)");
   // A job shared by two experiments, one after the other, would wait for itself.
   const std::string shared = kSmall + "after = [\"first\"]\n";
@@ -385,9 +385,9 @@ TEST(Sweep, DependencyCyclesAreNamed) {
 
 TEST(Sweep, KeysChosenPerJobAreRefusedElsewhere) {
   EXPECT_EQ(error_of(kSmall + "[defaults.model]\nname = \"unet\"\n"),
-            "small.toml:14:1: [defaults.model] name is chosen per job by the experiment's networks; remove it here");
+            "small.toml:14:8: [defaults.model] name is chosen per job by the experiment's networks; remove it here");
   EXPECT_EQ(error_of(kSmall + "[experiments.second.overrides.training]\nseed = 3\n"),
-            "small.toml:14:1: [experiments.second.overrides.training] seed is chosen per job by [sweep] seeds; "
+            "small.toml:14:8: [experiments.second.overrides.training] seed is chosen per job by [sweep] seeds; "
             "remove it here");
   EXPECT_EQ(error_of(kSmall, {"data.fold=1"}), "override 'data.fold=1': data.fold is chosen per job by [sweep] folds");
 }
@@ -412,13 +412,13 @@ TEST(Sweep, AnalysesReadTrainedNetworks) {
   EXPECT_EQ(error_of(worst + "after = [\"first\"]\n"),
             "small.toml: [experiments.worst] compares 'ugsnet', but none of the experiments it runs after ('first') "
             "trains it");
-  EXPECT_EQ(error_of(worst), "small.toml:13:2: [experiments.worst] needs after = [...]: the experiments that train "
+  EXPECT_EQ(error_of(worst), "small.toml:13:1: [experiments.worst] needs after = [...]: the experiments that train "
                              "'unet', 'ugsnet'");
   EXPECT_EQ(error_of(kSmall + "[experiments.worst]\nkind = \"complex_nodules\"\nnetworks = [\"unet\"]\n"
                               "after = [\"first\"]\nreference = \"ugsnet\"\n"),
-            "small.toml:18:13: [experiments.worst] reference must be one of its networks ('unet'), got ugsnet");
+            "small.toml:17:13: [experiments.worst] reference must be one of its networks ('unet'), got 'ugsnet'");
   EXPECT_EQ(error_of(worst + "after = [\"first\", \"second\"]\n[experiments.worst.overrides.training]\nepochs = 1\n"),
-            "small.toml:19:22: unknown key 'overrides' in [experiments.worst]; an analysis trains nothing: "
+            "small.toml:18:20: unknown key 'overrides' in [experiments.worst]; an analysis trains nothing: "
             "'overrides' is a key of kind = \"training\" experiments");
 }
 

@@ -770,14 +770,16 @@ const Experiment& Sweep::experiment(std::string_view name) const {
 }
 
 double relative_cost(std::string_view network) {
-  // Seconds per training step (forward + backward + SGD, batch 8, 1x64x64, base_width 64) of each
-  // network divided by U-Net's, measured once on the CPU with LibTorch 1.13 (docs/sweeps.md). Rough:
-  // they order the jobs and size the estimate, nothing else depends on them.
+  // Time of a training step (forward, loss, backward; batch 8, 1x64x64, base_width 64) of each network
+  // over U-Net's, on the development CPU with LibTorch 1.13: bench_baselines, bench/RESULTS.md and
+  // bench/RESULTS-sweep.md. Rough (the shared machine moved single ratios by 10-20% between runs):
+  // they order the jobs and size the estimate, nothing else depends on them. The loss variants of
+  // V1 have V1's network; ugsnet-v1-iucm has UGS-Net's.
   static const std::map<std::string, double, std::less<>> kRelativeCost = {
-      {"fcn32s", 9.0},       {"unet", 1.0},          {"r2unet", 2.9},          {"r2aunet", 3.0},
-      {"attunet", 1.2},      {"nested-unet", 1.0},   {"channel-unet", 1.5},    {"ugsnet-v1", 2.2},
-      {"ugsnet-v1-phi-a", 2.2}, {"ugsnet-v1-phi-b", 2.2}, {"ugsnet-v1-phi-ab", 2.2}, {"ugsnet-v1-iucm", 2.6},
-      {"ugsnet", 2.6}};
+      {"fcn32s", 5.0},          {"unet", 1.0},            {"r2unet", 2.5},           {"r2aunet", 3.3},
+      {"attunet", 1.1},         {"nested-unet", 0.45},    {"channel-unet", 3.7},     {"ugsnet-v1", 1.9},
+      {"ugsnet-v1-phi-a", 1.9}, {"ugsnet-v1-phi-b", 1.9}, {"ugsnet-v1-phi-ab", 1.9}, {"ugsnet-v1-iucm", 2.1},
+      {"ugsnet", 2.1}};
   const auto found = kRelativeCost.find(network);
   if (found == kRelativeCost.end()) {
     throw std::invalid_argument("no relative cost for network '" + std::string(network) +
