@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -48,32 +49,32 @@ std::string check_device(const std::string& name) {
   return worker::is_device_name(name) ? "" : "expected cpu, cuda or cuda:N, got '" + name + "'";
 }
 
-// The montage rows: the nodules named by --nodules, else the first --montage ones.
-std::vector<std::size_t> montage_rows(const storage::Predictions& p, const PredictArguments& arguments) {
+// The montage rows, which are store indices since every nodule is predicted in store order: the
+// nodules named by --nodules, else the first --montage ones.
+std::vector<std::size_t> montage_rows(const storage::NoduleStore& store, const PredictArguments& arguments) {
   if (arguments.nodules.empty()) {
-    std::vector<std::size_t> rows(std::min(p.size(), static_cast<std::size_t>(arguments.montage)));
+    std::vector<std::size_t> rows(std::min(store.size(), static_cast<std::size_t>(arguments.montage)));
     std::iota(rows.begin(), rows.end(), std::size_t{0});
     return rows;
   }
   std::vector<std::size_t> rows;
   for (const std::string& id : arguments.nodules) {
-    const auto found = std::find(p.nodule_ids.begin(), p.nodule_ids.end(), id);
-    if (found == p.nodule_ids.end()) {
-      throw std::runtime_error(arguments.input + ": has no nodule '" + id + "' (--nodules)");
-    }
-    rows.push_back(static_cast<std::size_t>(found - p.nodule_ids.begin()));
+    const std::optional<std::size_t> index = store.find(id);
+    if (!index) throw std::runtime_error(store.path().string() + ": has no nodule '" + id + "' (--nodules)");
+    rows.push_back(*index);
   }
   return rows;
 }
 
 void predict_store(worker::LoadedModel& model, const PredictArguments& arguments, const torch::Device& device) {
   const storage::NoduleStore store = storage::NoduleStore::open(arguments.input);
+  const std::vector<std::size_t> rows = montage_rows(store, arguments);  // a bad id stops before any work
   std::vector<std::size_t> indices(store.size());
   std::iota(indices.begin(), indices.end(), std::size_t{0});
   const storage::Predictions p = worker::predict_nodules(*model.network, store, indices, model.config.preprocess,
                                                          device, arguments.batch_size);
-  const std::vector<std::size_t> rows = montage_rows(p, arguments);  // before writing: a bad id writes nothing
   const fs::path out(arguments.out);
+  fs::create_directories(out);
   storage::write_predictions(out / "predictions.h5", p);
   std::cout << "wrote " << (out / "predictions.h5").string() << " (" << p.size() << " nodules; " << head_names(p)
             << ")\n";
@@ -99,6 +100,7 @@ void predict_png(worker::LoadedModel& model, const PredictArguments& arguments, 
   const storage::Predictions p =
       worker::predict_nodules(*model.network, {nodule}, attributes, model.config.preprocess, device, 1);
   const fs::path out(arguments.out);
+  fs::create_directories(out);
   storage::write_predictions(out / "predictions.h5", p);
   std::cout << "wrote " << (out / "predictions.h5").string() << " (" << head_names(p) << ")\n";
   worker::MontageOptions options;
@@ -151,7 +153,6 @@ void add_predict_command(CLI::App& app) {
       throw std::runtime_error("--device " + arguments->device + ": no CUDA device (or a LibTorch without CUDA)");
     }
     worker::LoadedModel model = worker::load_model(arguments->checkpoint, device);
-    fs::create_directories(arguments->out);
     if (fs::is_regular_file(arguments->input) && fs::path(arguments->input).extension() == ".png") {
       predict_png(model, *arguments, device);
     } else {

@@ -34,8 +34,8 @@ void add_plan_command(CLI::App& app);     // ugs plan SWEEP: the jobs of a sweep
 void add_train_command(CLI::App& app);    // ugs train CONFIG [--fold K] [--out DIR]
 void add_report_command(CLI::App& app);   // ugs report RUN: the paper's tables from a run folder
 void add_score_command(CLI::App& app);    // ugs score --truth STORE --pred FILE
-void add_analyze_command(CLI::App& app);  // ugs analyze hu JOB: analyses of a job's results
 void add_predict_command(CLI::App& app);  // ugs predict --checkpoint CKPT INPUT --out DIR
+void add_analyze_command(CLI::App& app);  // ugs analyze hu JOB: analyses of a job's results
 void add_weights_command(CLI::App& app);  // ugs weights import|export: weights from/to PyTorch
 
 }  // namespace ugs::cli

@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
   ugs::cli::add_train_command(app);
   ugs::cli::add_report_command(app);
   ugs::cli::add_score_command(app);
-  ugs::cli::add_analyze_command(app);
   ugs::cli::add_predict_command(app);
+  ugs::cli::add_analyze_command(app);
   ugs::cli::add_weights_command(app);
   try {
     app.parse(argc, argv);

@@ -106,7 +106,7 @@ TEST_F(PredictCommand, DrawsTheNodulesNamedAndRefusesAnUnknownOneBeforeWriting) 
   EXPECT_NE(unknown.output.find("ugs: error: " + store().string() + ": has no nodule 'no-such-nodule'"),
             std::string::npos)
       << unknown.output;
-  EXPECT_FALSE(fs::exists(out_ / "bad" / "predictions.h5"));
+  EXPECT_FALSE(fs::exists(out_ / "bad"));
 }
 
 TEST_F(PredictCommand, OnePngCropGivesItsPredictionAndAPictureWithoutTruth) {
