@@ -484,6 +484,14 @@ TEST(Report, RunNotStartedAndBadFiles) {
   const fs::path summary = run.run() / training_job(run.sweep(), "unet", 0).folder / "summary.json";
   storage::write_file_atomically(summary, "{\"schema\": \"ugs.score-summary\", \"mean\": ");
   storage::testing::expect_error([&] { read_report(run.run()); }, summary, "not valid JSON");
+
+  // A completed analysis without its file says so; one with a broken file is an error naming it.
+  const FakeRun analysed(true, true);
+  EXPECT_NE(read_report(analysed.run()).complex_nodules_tables[0].note.find("completed without"), std::string::npos);
+  const fs::path complex = analysed.run() / analysis_job(analysed.sweep()).folder / "complex_nodules.json";
+  fs::create_directories(complex.parent_path());
+  storage::write_file_atomically(complex, "{\"schema\": \"ugs.complex-nodules\"}");
+  storage::testing::expect_error([&] { read_report(analysed.run()); }, complex, "thresholds");
 }
 
 // Figures of the best network (UGS-Net: 87 in every fold beats U-Net's 82 and Attention U-Net's

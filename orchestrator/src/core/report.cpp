@@ -378,7 +378,8 @@ ComplexNodulesTable complex_nodules_table(const fs::path& run_dir, const Plan& p
           if (std::abs(candidate.at("threshold").get<double>() - threshold) <= kThresholdTolerance) entry = &candidate;
         }
         if (entry == nullptr) {
-          throw std::runtime_error("has no threshold " + std::to_string(threshold) + " of the plan");
+          throw std::runtime_error(file.string() + ": has no threshold " + std::to_string(threshold) +
+                                   " of the plan");
         }
         for (const json& fold : entry->at("folds")) {
           const int k = fold.at("fold").get<int>();
@@ -396,10 +397,6 @@ ComplexNodulesTable complex_nodules_table(const fs::path& run_dir, const Plan& p
         }
       } catch (const json::exception& e) {
         throw std::runtime_error(file.string() + ": " + e.what());
-      } catch (const std::runtime_error& e) {
-        const std::string what = e.what();
-        if (what.rfind(file.string(), 0) == 0) throw;
-        throw std::runtime_error(file.string() + ": " + what);
       }
     }
     const auto reference = std::find_if(group.rows.begin(), group.rows.end(),
