@@ -187,9 +187,6 @@ void apply_recipe(Config& config, Recipe recipe);
 // parse_config(to_toml(c), ...) gives back c.
 std::string to_toml(const Config& config);
 
-// Whether `name` is a device a job or `ugs predict` can name: "cpu", "cuda" or "cuda:N".
-bool is_device_name(const std::string& name);
-
 // Whether `key` ("training.device") changes how fast a job runs but never what it computes:
 // training.device, training.prefetch_batches and training.checkpoint_every. A job folder may resume
 // with other values of them, and they are no part of a job's identity.
@@ -198,5 +195,8 @@ bool is_runtime_key(std::string_view key);
 // to_toml without the runtime keys: the text that identifies what a job computes (a sweep's job id
 // is its hash, docs/sweeps.md).
 std::string identity_toml(const Config& config);
+
+// Whether `name` is a device a job or `ugs predict` can name: "cpu", "cuda" or "cuda:N".
+bool is_device_name(const std::string& name);
 
 }  // namespace ugs::worker
