@@ -1,6 +1,5 @@
 // `ugs train`: one training job in this process (worker/include/ugs/worker/train.h).
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -9,6 +8,7 @@
 
 #include "code_version.h"
 #include "commands.h"
+#include "stop_signals.h"
 #include "mpi_session.h"
 #include "ugs/worker/collective.h"
 #include "ugs/worker/config.h"
@@ -25,16 +25,6 @@ struct TrainArguments {
   std::string device;
   std::vector<std::string> overrides;
 };
-
-// Set by the first SIGTERM, SIGUSR1 or SIGINT; the loop checkpoints at the next step boundary. A
-// second SIGINT kills at once (the handler is reset), as people expect of a second Ctrl-C.
-std::atomic<bool> stop_requested{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
-
-extern "C" void request_stop(int signal_number) {
-  stop_requested.store(true);
-  if (signal_number == SIGINT) std::signal(SIGINT, SIG_DFL);
-}
 
 // runs/<config name>/<network>/fold_<K>: one folder per job, as nnU-Net keeps one per fold.
 std::string default_job_dir(const std::string& config_file, const worker::Config& config) {
@@ -98,12 +88,9 @@ void add_train_command(CLI::App& app) {
     worker::TrainOptions options;
     options.job_dir = arguments->out.empty() ? default_job_dir(arguments->config, config) : arguments->out;
     options.code_version = UGS_CODE_VERSION;
-    options.stop_requested = &stop_requested;
+    options.stop_requested = &install_stop_handlers();
     options.collective = gang.get();
     options.progress_out = root ? stdout : nullptr;
-    std::signal(SIGTERM, request_stop);
-    std::signal(SIGUSR1, request_stop);
-    std::signal(SIGINT, request_stop);
     if (root) {
       const std::string ranks = gang ? " on " + std::to_string(gang->size()) + " ranks" : "";
       std::printf("training %s, fold %d, into %s%s\n", config.model.name.c_str(), config.data.fold,

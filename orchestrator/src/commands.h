@@ -32,6 +32,7 @@ void add_inspect_command(CLI::App& app);  // ugs inspect STORE
 void add_split_command(CLI::App& app);    // ugs split STORE --out FILE
 void add_plan_command(CLI::App& app);     // ugs plan SWEEP: the jobs of a sweep, nothing run
 void add_train_command(CLI::App& app);    // ugs train CONFIG [--fold K] [--out DIR]
+void add_run_command(CLI::App& app);      // ugs run SWEEP [--out RUN] [--resume]
 void add_report_command(CLI::App& app);   // ugs report RUN: the paper's tables from a run folder
 void add_score_command(CLI::App& app);    // ugs score --truth STORE --pred FILE
 void add_predict_command(CLI::App& app);  // ugs predict --checkpoint CKPT INPUT --out DIR

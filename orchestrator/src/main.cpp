@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   ugs::cli::add_split_command(app);
   ugs::cli::add_plan_command(app);
   ugs::cli::add_train_command(app);
+  ugs::cli::add_run_command(app);
   ugs::cli::add_report_command(app);
   ugs::cli::add_score_command(app);
   ugs::cli::add_predict_command(app);

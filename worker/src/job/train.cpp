@@ -478,7 +478,7 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
     const metrics::ScoreReport report = metrics::score_predictions(store, dir / kPredictionsFile, scoring);
     metrics::write_summary_json(dir / kSummaryFile, report);
     result.summary = dir / kSummaryFile;
-    if (options.progress_out) {
+    if (options.progress_out && options.print_scores) {
       std::fprintf(options.progress_out, "test fold %d, %zu nodules (%s):\n%s", config.data.fold,
                    nodules.test.size(), result.summary.string().c_str(), metrics::summary_table(report).c_str());
     }

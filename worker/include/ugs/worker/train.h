@@ -55,6 +55,7 @@ struct TrainOptions {
   std::filesystem::path job_dir;                      // created if absent
   std::string code_version = "unknown";               // recorded in job.json and checkpoints
   std::FILE* progress_out = stdout;                    // nullptr: no terminal output
+  bool print_scores = true;                            // the test fold's score table, on progress_out
   const std::atomic<bool>* stop_requested = nullptr;  // checked after every step
   std::function<void(const StepReport&)> on_step;      // after every optimiser step
   // The gang training this job data-parallel (nullptr: this process alone). Every rank calls

@@ -1,0 +1,235 @@
+// `ugs run` as users run it: alone and under mpirun with 2 and 3 ranks (same results), a rank killed
+// with -9 and the run resumed (no completed job redone), and a preemption by signal.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/test_support.h"
+
+namespace ugs::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using storage::testing::run_ugs;
+using storage::testing::TemporaryFolder;
+
+struct ShellResult {
+  int exit_code;
+  std::string output;
+};
+
+// mpirun as root needs Open MPI's consent; one thread per rank keeps runs bitwise comparable
+// (LibTorch's CPU reductions depend on the thread count) and the 2-core CI machine unloaded.
+const std::string kMpiEnvironment =
+    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 ";
+
+ShellResult run_shell(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+std::string ugs_run(const std::string& arguments, int ranks) {
+  const std::string launcher =
+      ranks == 0 ? "" : "mpirun -np " + std::to_string(ranks) + " --oversubscribe ";
+  return kMpiEnvironment + launcher + "'" + UGS_BINARY + "' run " + arguments;
+}
+
+// A synthetic store with a 2-fold split and a sweep of Table I, a shared Table II job, and Table III.
+struct SweepFixture {
+  TemporaryFolder folder;
+  fs::path sweep = folder.path() / "tiny.toml";
+
+  explicit SweepFixture(int epochs) {
+    const fs::path store = folder.path() / "store";
+    EXPECT_EQ(run_ugs("synth --out '" + store.string() + "' --nodules 48").exit_code, 0);
+    EXPECT_EQ(run_ugs("split '" + store.string() + "' --folds 2 --out '" + store.string() + "/splits.json'").exit_code,
+              0);
+    std::ofstream(sweep) << "[sweep]\nname = \"tiny\"\nfolds = [0, 1]\n"
+                         << "[defaults.data]\nstore = \"" << store.string() << "\"\nsplit = \"" << store.string()
+                         << "/splits.json\"\n"
+                         << "[defaults.model]\nbase_width = 8\n"
+                         << "[defaults.optimizer]\nkind = \"adam\"\nlr = 1e-3\n"
+                         << "[defaults.training]\nepochs = " << epochs
+                         << "\nbatch_size = 8\ndeterministic = true\ncheckpoint_every = 1\n"
+                         << "[defaults.preprocess]\nsize = 32\n"
+                         << "[experiments.table1]\nnetworks = [\"unet\", \"ugsnet\"]\n"
+                         << "[experiments.table2]\nnetworks = [\"ugsnet\"]\n"
+                         << "[experiments.table3]\nkind = \"complex_nodules\"\nafter = [\"table1\"]\n"
+                         << "networks = [\"unet\", \"ugsnet\"]\nreference = \"unet\"\ndsc_thresholds = [0.6, 0.8]\n";
+  }
+};
+
+std::vector<json> ledger_events(const fs::path& run) {
+  std::ifstream in(run / "ledger.jsonl");
+  std::vector<json> events;
+  for (std::string line; std::getline(in, line);) events.push_back(json::parse(line));
+  return events;
+}
+
+// job id -> how many times it started / completed, from the ledger.
+std::map<std::string, int> count_events(const fs::path& run, const std::string& event) {
+  std::map<std::string, int> counts;
+  for (const json& e : ledger_events(run)) {
+    if (e["event"] == event) ++counts[e["id"].get<std::string>()];
+  }
+  return counts;
+}
+
+// Every job's test-fold means and the Table III numbers: the deterministic results of a run.
+json results_of(const fs::path& run) {
+  json results = json::object();
+  for (const auto& entry : fs::recursive_directory_iterator(run)) {
+    const std::string name = entry.path().filename().string();
+    if (name != "summary.json" && name != "complex_nodules.json") continue;
+    std::ifstream in(entry.path());
+    json document = json::parse(in);
+    const std::string key = fs::relative(entry.path(), run).string();
+    results[key] = name == "summary.json" ? document["mean"] : document["thresholds"];
+  }
+  return results;
+}
+
+TEST(RunCommand, AloneAndUnderMpirunWithTwoAndThreeRanksGiveTheSameResults) {
+  SweepFixture fixture(1);
+  json reference;
+  for (const int ranks : {0, 2, 3}) {
+    SCOPED_TRACE("ranks " + std::to_string(ranks));
+    const fs::path run = fixture.folder.path() / ("run" + std::to_string(ranks));
+    const ShellResult result = run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", ranks));
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find("status: 5/5 done"), std::string::npos) << result.output;
+    const json results = results_of(run);
+    EXPECT_EQ(results.size(), 5u) << results.dump(2);  // 4 training jobs (table2 shares) + table3
+    if (reference.is_null()) {
+      reference = results;
+    } else {
+      EXPECT_EQ(results, reference);
+    }
+    for (const auto& [id, n] : count_events(run, "job_completed")) EXPECT_EQ(n, 1) << id;
+  }
+}
+
+int rank_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ");
+  std::string variable;
+  while (std::getline(in, variable, '\0')) {
+    if (variable.rfind("OMPI_COMM_WORLD_RANK=", 0) == 0) return std::stoi(variable.substr(21));
+  }
+  return -1;
+}
+
+// The pids of the `ugs` processes that mpirun started, by rank.
+std::map<int, pid_t> ranks_of_run() {
+  std::map<int, pid_t> ranks;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string argv0;
+    std::getline(cmdline, argv0, '\0');
+    if (argv0 != UGS_BINARY) continue;
+    const int rank = rank_of(std::stoi(name));
+    if (rank >= 0) ranks[rank] = std::stoi(name);
+  }
+  return ranks;
+}
+
+bool wait_for(const std::function<bool()>& condition, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+TEST(RunCommand, KillNineOfAWorkerThenResumeRedoesNoCompletedJobAndMatchesAnUninterruptedRun) {
+  SweepFixture fixture(3);
+  const fs::path uninterrupted = fixture.folder.path() / "uninterrupted";
+  ASSERT_EQ(run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + uninterrupted.string() + "'", 0)).exit_code,
+            0);
+
+  const fs::path run = fixture.folder.path() / "killed";
+  std::thread sweep([&] {
+    run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", 3));
+  });
+  // Once a job has completed and another is running, rank 2 dies without a word.
+  const bool ready = wait_for(
+      [&] {
+        const auto completed = count_events(run, "job_completed");
+        const auto started = count_events(run, "job_started");
+        return !completed.empty() && started.size() > completed.size();
+      },
+      120);
+  const std::map<int, pid_t> ranks = ranks_of_run();
+  ASSERT_TRUE(ready && ranks.count(2)) << "the sweep did not get going";
+  kill(ranks.at(2), SIGKILL);
+  sweep.join();  // Open MPI ends the whole run when a rank dies
+  const auto completed_before = count_events(run, "job_completed");
+  ASSERT_LT(completed_before.size(), 5u) << "everything finished before the kill";
+
+  const ShellResult resumed = run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "' --resume", 2));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const auto completed = count_events(run, "job_completed");
+  const auto started = count_events(run, "job_started");
+  EXPECT_EQ(completed.size(), 5u);
+  for (const auto& [id, n] : completed) EXPECT_EQ(n, 1) << id << " completed twice";
+  for (const auto& [id, n] : completed_before) EXPECT_EQ(started.at(id), 1) << id << " ran again after completing";
+  EXPECT_EQ(results_of(run), results_of(uninterrupted));
+}
+
+TEST(RunCommand, SigtermToOneRankPreemptsEveryGangExitsZeroAndResumes) {
+  SweepFixture fixture(40);  // long enough to be caught running
+  const fs::path run = fixture.folder.path() / "preempted";
+  ShellResult first;
+  std::thread sweep([&] {
+    first = run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "' ", 3));
+  });
+  ASSERT_TRUE(wait_for([&] { return count_events(run, "job_started").size() >= 2; }, 120));
+  const std::map<int, pid_t> ranks = ranks_of_run();
+  ASSERT_TRUE(ranks.count(1));
+  kill(ranks.at(1), SIGTERM);
+  sweep.join();
+  EXPECT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("--resume"), std::string::npos) << first.output;
+  EXPECT_GE(count_events(run, "job_preempted").size(), 2u) << "both gangs should have checkpointed";
+  for (const auto& entry : fs::recursive_directory_iterator(run / "jobs")) {
+    if (entry.path().filename() == "job.json") {
+      std::ifstream in(entry.path());
+      const std::string state = json::parse(in)["state"];
+      EXPECT_TRUE(state == "stopped") << entry.path() << " " << state;
+    }
+  }
+  // Resumed with fewer epochs it would be new jobs; the same sweep resumes the same jobs.
+  const ShellResult resumed = run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() +
+                                                    "' --resume",
+                                                2));
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  for (const auto& [id, n] : count_events(run, "job_completed")) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(count_events(run, "job_completed").size(), 5u);
+}
+
+TEST(RunCommand, RefusesARunFolderWithALedgerWithoutResume) {
+  SweepFixture fixture(1);
+  const fs::path run = fixture.folder.path() / "run";
+  ASSERT_EQ(run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", 0)).exit_code, 0);
+  const ShellResult again = run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", 0));
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.output.find("--resume"), std::string::npos) << again.output;
+}
+
+}  // namespace
+}  // namespace ugs::cli
