@@ -40,7 +40,7 @@ void add_plan_command(CLI::App& app) {
       "\n"
       "Example:\n"
       "  ugs plan experiments/paper.toml\n"
-      "  ugs plan experiments/quickstart-sweep.toml --set sweep.folds=[0] --set training.epochs=1 --json plan.json");
+      "  ugs plan experiments/quickstart.toml --set sweep.folds=[0] --set training.epochs=1 --json plan.json");
   command->add_option("sweep", arguments->sweep, "The sweep's TOML file (required)")
       ->required()
       ->check(CLI::ExistingFile);

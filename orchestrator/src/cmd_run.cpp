@@ -46,7 +46,7 @@ void add_run_command(CLI::App& app) {
       "Exit codes: 0 done or preempted, 1 some job failed or an error, 2 bad arguments.\n"
       "\n"
       "Examples:\n"
-      "  ugs run experiments/quickstart-sweep.toml\n"
+      "  ugs run experiments/quickstart.toml\n"
       "  mpirun -np 5 ugs run experiments/paper.toml --out runs/paper --resume");
   command->add_option("sweep", arguments->sweep, "The sweep's TOML file (required)")
       ->required()

@@ -58,7 +58,7 @@ void add_train_command(CLI::App& app) {
       "\n"
       "Example:\n"
       "  ugs synth --out out/synthetic && ugs split out/synthetic --out out/synthetic/splits_final.json\n"
-      "  ugs train experiments/quickstart.toml --fold 0");
+      "  ugs train experiments/examples/quickstart-job.toml --fold 0");
   command->add_option("config", arguments->config, "The job's TOML configuration (required)")
       ->required()
       ->check(CLI::ExistingFile);

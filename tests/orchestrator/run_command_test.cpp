@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -19,27 +20,15 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using storage::testing::CommandResult;
+using storage::testing::run_command;
 using storage::testing::run_ugs;
 using storage::testing::TemporaryFolder;
-
-struct ShellResult {
-  int exit_code;
-  std::string output;
-};
 
 // mpirun as root needs Open MPI's consent; one thread per rank keeps runs bitwise comparable
 // (LibTorch's CPU reductions depend on the thread count) and the 2-core CI machine unloaded.
 const std::string kMpiEnvironment =
     "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 ";
-
-ShellResult run_shell(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 std::string ugs_run(const std::string& arguments, int ranks) {
   const std::string launcher =
@@ -108,7 +97,7 @@ TEST(RunCommand, AloneAndUnderMpirunWithTwoAndThreeRanksGiveTheSameResults) {
   for (const int ranks : {0, 2, 3}) {
     SCOPED_TRACE("ranks " + std::to_string(ranks));
     const fs::path run = fixture.folder.path() / ("run" + std::to_string(ranks));
-    const ShellResult result = run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", ranks));
+    const CommandResult result = run_command(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", ranks));
     ASSERT_EQ(result.exit_code, 0) << result.output;
     EXPECT_NE(result.output.find("status: 5/5 done"), std::string::npos) << result.output;
     const json results = results_of(run);
@@ -131,21 +120,33 @@ int rank_of(pid_t pid) {
   return -1;
 }
 
-// The pids of the `ugs` processes that mpirun started, by rank.
-std::map<int, pid_t> ranks_of_run() {
+// The pids of the `ugs` processes that mpirun started for the run in `run_dir`, by rank (tests run in
+// parallel: other runs' ranks must not be touched).
+std::map<int, pid_t> ranks_of_run(const fs::path& run_dir) {
   std::map<int, pid_t> ranks;
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::ifstream cmdline(entry.path() / "cmdline");
-    std::string argv0;
-    std::getline(cmdline, argv0, '\0');
-    if (argv0 != UGS_BINARY) continue;
+    std::vector<std::string> argv;
+    for (std::string argument; std::getline(cmdline, argument, '\0');) argv.push_back(argument);
+    if (argv.empty() || argv.front() != UGS_BINARY ||
+        std::find(argv.begin(), argv.end(), run_dir.string()) == argv.end()) {
+      continue;
+    }
     const int rank = rank_of(std::stoi(name));
     if (rank >= 0) ranks[rank] = std::stoi(name);
   }
   return ranks;
 }
+
+// Joins a thread however the test leaves its scope (a failed ASSERT returns early).
+struct Joined {
+  std::thread thread;
+  ~Joined() {
+    if (thread.joinable()) thread.join();
+  }
+};
 
 bool wait_for(const std::function<bool()>& condition, int seconds) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
@@ -159,13 +160,13 @@ bool wait_for(const std::function<bool()>& condition, int seconds) {
 TEST(RunCommand, KillNineOfAWorkerThenResumeRedoesNoCompletedJobAndMatchesAnUninterruptedRun) {
   SweepFixture fixture(3);
   const fs::path uninterrupted = fixture.folder.path() / "uninterrupted";
-  ASSERT_EQ(run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + uninterrupted.string() + "'", 0)).exit_code,
+  ASSERT_EQ(run_command(ugs_run("'" + fixture.sweep.string() + "' --out '" + uninterrupted.string() + "'", 0)).exit_code,
             0);
 
   const fs::path run = fixture.folder.path() / "killed";
-  std::thread sweep([&] {
-    run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", 3));
-  });
+  Joined sweep{std::thread([&] {
+    run_command(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", 3));
+  })};
   // Once a job has completed and another is running, rank 2 dies without a word.
   const bool ready = wait_for(
       [&] {
@@ -174,14 +175,14 @@ TEST(RunCommand, KillNineOfAWorkerThenResumeRedoesNoCompletedJobAndMatchesAnUnin
         return !completed.empty() && started.size() > completed.size();
       },
       120);
-  const std::map<int, pid_t> ranks = ranks_of_run();
+  const std::map<int, pid_t> ranks = ranks_of_run(run);
   ASSERT_TRUE(ready && ranks.count(2)) << "the sweep did not get going";
   kill(ranks.at(2), SIGKILL);
-  sweep.join();  // Open MPI ends the whole run when a rank dies
+  sweep.thread.join();  // Open MPI ends the whole run when a rank dies
   const auto completed_before = count_events(run, "job_completed");
   ASSERT_LT(completed_before.size(), 5u) << "everything finished before the kill";
 
-  const ShellResult resumed = run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "' --resume", 2));
+  const CommandResult resumed = run_command(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "' --resume", 2));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   const auto completed = count_events(run, "job_completed");
   const auto started = count_events(run, "job_started");
@@ -192,17 +193,17 @@ TEST(RunCommand, KillNineOfAWorkerThenResumeRedoesNoCompletedJobAndMatchesAnUnin
 }
 
 TEST(RunCommand, SigtermToOneRankPreemptsEveryGangExitsZeroAndResumes) {
-  SweepFixture fixture(40);  // long enough to be caught running
+  SweepFixture fixture(15);  // long enough to be caught running
   const fs::path run = fixture.folder.path() / "preempted";
-  ShellResult first;
-  std::thread sweep([&] {
-    first = run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "' ", 3));
-  });
+  CommandResult first;
+  Joined sweep{std::thread([&] {
+    first = run_command(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", 3));
+  })};
   ASSERT_TRUE(wait_for([&] { return count_events(run, "job_started").size() >= 2; }, 120));
-  const std::map<int, pid_t> ranks = ranks_of_run();
+  const std::map<int, pid_t> ranks = ranks_of_run(run);
   ASSERT_TRUE(ranks.count(1));
   kill(ranks.at(1), SIGTERM);
-  sweep.join();
+  sweep.thread.join();
   EXPECT_EQ(first.exit_code, 0) << first.output;
   EXPECT_NE(first.output.find("--resume"), std::string::npos) << first.output;
   EXPECT_GE(count_events(run, "job_preempted").size(), 2u) << "both gangs should have checkpointed";
@@ -214,7 +215,7 @@ TEST(RunCommand, SigtermToOneRankPreemptsEveryGangExitsZeroAndResumes) {
     }
   }
   // Resumed with fewer epochs it would be new jobs; the same sweep resumes the same jobs.
-  const ShellResult resumed = run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() +
+  const CommandResult resumed = run_command(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() +
                                                     "' --resume",
                                                 2));
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
@@ -225,8 +226,8 @@ TEST(RunCommand, SigtermToOneRankPreemptsEveryGangExitsZeroAndResumes) {
 TEST(RunCommand, RefusesARunFolderWithALedgerWithoutResume) {
   SweepFixture fixture(1);
   const fs::path run = fixture.folder.path() / "run";
-  ASSERT_EQ(run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", 0)).exit_code, 0);
-  const ShellResult again = run_shell(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", 0));
+  ASSERT_EQ(run_command(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", 0)).exit_code, 0);
+  const CommandResult again = run_command(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", 0));
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.output.find("--resume"), std::string::npos) << again.output;
 }

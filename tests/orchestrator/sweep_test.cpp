@@ -28,7 +28,7 @@ using storage::testing::run_ugs;
 using storage::testing::TemporaryFolder;
 
 const fs::path kPaperSweep = fs::path(UGS_SOURCE_DIR) / "experiments" / "paper.toml";
-const fs::path kQuickstartSweep = fs::path(UGS_SOURCE_DIR) / "experiments" / "quickstart-sweep.toml";
+const fs::path kQuickstartSweep = fs::path(UGS_SOURCE_DIR) / "experiments" / "quickstart.toml";
 
 // Two folds of a small sweep with two training experiments that share U-Net. Line numbers matter
 // to the error tests below.

@@ -131,16 +131,20 @@ struct CommandResult {
   std::string output;  // stdout and stderr
 };
 
-// Runs `ugs <arguments>` (the binary under test, UGS_BINARY) through the shell.
-inline CommandResult run_ugs(const std::string& arguments) {
-  const std::string command = std::string("'") + UGS_BINARY + "' " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
+// Runs a shell command line, its stderr with its stdout.
+inline CommandResult run_command(const std::string& command_line) {
+  FILE* pipe = popen((command_line + " 2>&1").c_str(), "r");
   if (pipe == nullptr) return {-1, "popen failed"};
   std::string output;
   char buffer[4096];
   for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// Runs `ugs <arguments>` (the binary under test, UGS_BINARY) through the shell.
+inline CommandResult run_ugs(const std::string& arguments) {
+  return run_command(std::string("'") + UGS_BINARY + "' " + arguments);
 }
 
 // The folder of the 12 real LIDC-IDRI nodules (6 patients) in the UGS-Net authors' layout (LIDC-IDRI:

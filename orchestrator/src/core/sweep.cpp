@@ -766,7 +766,7 @@ double Sweep::estimated_work() const {
 double relative_cost(std::string_view network) {
   // Time of a training step (forward, loss, backward; batch 8, 1x64x64, base_width 64) of each network
   // over U-Net's, on the development CPU with LibTorch 1.13: bench_baselines, bench/RESULTS.md and
-  // bench/RESULTS-sweep.md. Rough (the shared machine moved single ratios by 10-20% between runs):
+  // bench/RESULTS.md (the UGS-Net family section). Rough (the shared machine moved single ratios by 10-20% between runs):
   // they order the jobs and size the estimate, nothing else depends on them. The loss variants of
   // V1 have V1's network; ugsnet-v1-iucm has UGS-Net's.
   static const std::map<std::string, double, std::less<>> kRelativeCost = {{"fcn32s", 5.0},

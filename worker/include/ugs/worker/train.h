@@ -1,6 +1,6 @@
 // One training job, top to bottom: one network, one fold, one configuration, in one process.
 //
-//   Config config = load_config("experiments/quickstart.toml");
+//   Config config = load_config("experiments/examples/quickstart-job.toml");
 //   TrainOptions options;
 //   options.job_dir = "runs/quickstart/ugsnet/fold_0";
 //   options.stop_requested = &stop_flag;         // set by a SIGTERM/SIGUSR1 handler
