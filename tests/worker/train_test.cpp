@@ -195,7 +195,8 @@ TEST(Train, BaselineAndUgsNetLearnToBeatTheBestFixedThreshold) {
 
 TEST(Train, JobFolderHoldsEveryOutput) {
   TemporaryFolder out;
-  const Config config = tiny_config("ugsnet", 2, {"training.validation_fraction=0.2"});
+  const Config config = tiny_config("ugsnet", 2, {"training.validation_fraction=0.2",
+                                                  "training.model_selection=\"best_validation_dsc\""});
   const TrainResult result = train_job(config, quiet(out.path()));
   for (const char* file : {"config.toml", "job.json", "training_log.jsonl", "checkpoint_final.pt", "predictions.h5",
                            "summary.json", "training_curve.png"}) {
@@ -205,6 +206,8 @@ TEST(Train, JobFolderHoldsEveryOutput) {
   std::ifstream job_file(out.path() / "job.json");
   const auto job = nlohmann::json::parse(job_file);
   EXPECT_EQ(job["state"], "completed");
+  EXPECT_EQ(job["test_fold_weights"]["checkpoint"], "checkpoint_best.pt");
+  EXPECT_TRUE(fs::exists(out.path() / "checkpoint_best.pt"));
   EXPECT_EQ(job["split_sha1"].get<std::string>().size(), 40u);
   EXPECT_EQ(job["nodules"]["test"].get<int>() + job["nodules"]["train"].get<int>() +
                 job["nodules"]["validation"].get<int>(),
@@ -222,6 +225,15 @@ TEST(Train, JobFolderHoldsEveryOutput) {
   const auto written = fs::last_write_time(out.path() / "checkpoint_final.pt");
   EXPECT_EQ(train_job(config, quiet(out.path())).outcome, TrainOutcome::kCompleted);
   EXPECT_EQ(fs::last_write_time(out.path() / "checkpoint_final.pt"), written);
+}
+
+TEST(Train, SelectionByValidationNeedsAValidationSplit) {
+  try {
+    tiny_config("unet", 1, {"training.model_selection=\"best_validation_dsc\""});
+    FAIL() << "selection by validation without a validation split was accepted";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("validation_fraction"), std::string::npos) << error.what();
+  }
 }
 
 TEST(Train, RefusesAFolderOfAnotherConfigurationNamingTheKey) {

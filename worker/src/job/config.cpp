@@ -54,6 +54,8 @@ constexpr Choice<ScheduleKind> kSchedules[] = {{ScheduleKind::kConstant, "consta
                                                {ScheduleKind::kCosineRestarts, "cosine_restarts"}};
 constexpr Choice<ScheduleUpdate> kScheduleUpdates[] = {{ScheduleUpdate::kEpoch, "epoch"},
                                                        {ScheduleUpdate::kStep, "step"}};
+constexpr Choice<ModelSelection> kModelSelections[] = {{ModelSelection::kFinal, "final"},
+                                                      {ModelSelection::kBestValidationDsc, "best_validation_dsc"}};
 constexpr Choice<BatchNormMode> kBatchNormModes[] = {{BatchNormMode::kBatch, "batch"},
                                                     {BatchNormMode::kFrozen, "frozen"}};
 constexpr Choice<LastBatch> kLastBatches[] = {{LastBatch::kKeep, "keep"}, {LastBatch::kDrop, "drop"}};
@@ -186,6 +188,7 @@ void visit(V& v, TrainingConfig& c) {
   v.field("deterministic", c.deterministic);
   v.field("checkpoint_every", c.checkpoint_every, at_least(1));
   v.field("validation_fraction", c.validation_fraction, Range{0, 1, false, true});
+  v.field("model_selection", c.model_selection, kModelSelections);
   v.field("shuffle", c.shuffle);
   v.field("last_batch", c.last_batch, kLastBatches);
   v.field("prefetch_batches", c.prefetch_batches, between(1, 64));
@@ -500,6 +503,10 @@ toml::table parse_override(const std::string& text) { return parse_toml(override
 void resolve(Config& config, const std::string& source_name) {
   auto refuse = [&](const std::string& what) { throw std::runtime_error(source_name + ": " + what); };
   if (config.data.store.empty()) refuse("[data] store is required: the nodule store to train on");
+  if (config.training.model_selection == ModelSelection::kBestValidationDsc &&
+      config.training.validation_fraction <= 0) {
+    refuse("[training] model_selection = \"best_validation_dsc\" needs [training] validation_fraction > 0");
+  }
   if (config.data.split.empty() && config.data.fold != 0) {
     refuse("[data] fold = " + std::to_string(config.data.fold) + " needs a [data] split file");
   }

@@ -39,6 +39,7 @@ constexpr const char* kJobFile = "job.json";
 constexpr const char* kLogFile = "training_log.jsonl";
 constexpr const char* kLatestCheckpoint = "checkpoint_latest.pt";
 constexpr const char* kFinalCheckpoint = "checkpoint_final.pt";
+constexpr const char* kBestCheckpoint = "checkpoint_best.pt";
 constexpr const char* kPredictionsFile = "predictions.h5";
 constexpr const char* kSummaryFile = "summary.json";
 constexpr const char* kCurveFile = "training_curve.png";
@@ -221,6 +222,18 @@ std::vector<std::string> read_log_until(const fs::path& file, int epochs_done) {
   return lines;
 }
 
+// The best validation Dice among the logged epochs and its epoch (1-based; 0 when none is logged).
+std::pair<double, int> best_validation_dsc(const std::vector<std::string>& log_lines) {
+  std::pair<double, int> best{-1.0, 0};
+  for (const std::string& line : log_lines) {
+    const json entry = json::parse(line);
+    if (!entry.contains("validation") || !entry["validation"]["dsc"].is_number()) continue;
+    const double dsc = entry["validation"]["dsc"].get<double>();
+    if (dsc > best.first) best = {dsc, entry["epoch"].get<int>()};
+  }
+  return best;
+}
+
 void write_lines(const fs::path& file, const std::vector<std::string>& lines) {
   std::string text;
   for (const std::string& line : lines) text += line + "\n";
@@ -321,6 +334,8 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
     gang.broadcast(state_tensors(*net));
   }
   std::vector<std::string> log_lines = root ? read_log_until(dir / kLogFile, start.epoch) : std::vector<std::string>{};
+  const bool select_by_validation = config.training.model_selection == ModelSelection::kBestValidationDsc;
+  auto [best_dsc, best_epoch] = best_validation_dsc(log_lines);
 
   JobRecord record;
   if (fs::exists(dir / kJobFile)) record.fields = json::parse(read_text(dir / kJobFile), nullptr, false);
@@ -433,7 +448,14 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
       }
       if (validation_data.size() > 0) {
         entry["validation"] = validate(*net, *loss, validation_data, config, per_reader, device, gang);
-        shown.emplace_back("val dsc", entry["validation"]["dsc"].get<double>());
+        const double dsc = entry["validation"]["dsc"].is_number() ? entry["validation"]["dsc"].get<double>() : -1.0;
+        shown.emplace_back("val dsc", dsc);
+        if (root && select_by_validation && dsc > best_dsc) {
+          best_dsc = dsc;
+          best_epoch = epoch + 1;
+          save_checkpoint(dir / kBestCheckpoint, {config_toml, {epoch + 1, 0}, false, options.code_version, {}}, *net,
+                          *optimizer);
+        }
       }
       log_lines.push_back(entry.dump());
       if (root) write_lines(dir / kLogFile, log_lines);
@@ -464,10 +486,20 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
     }
   }
 
-  // The end: the test fold predicted with the final weights and scored, and the picture.
+  // The end: the test fold predicted with the selected weights and scored, and the picture.
   result.next = {config.training.epochs, 0};
   if (!root) return result;
   record.set_state("evaluating", config.training.epochs);
+  if (select_by_validation) {
+    if (best_epoch == 0) {
+      throw std::runtime_error(dir.string() + ": no epoch has a validation Dice to select by (empty masks?)");
+    }
+    model::load_weights(*net, dir / kBestCheckpoint);
+    record.fields["test_fold_weights"] = {{"checkpoint", kBestCheckpoint}, {"epoch", best_epoch},
+                                          {"validation_dsc", best_dsc}};
+  } else {
+    record.fields["test_fold_weights"] = {{"checkpoint", kFinalCheckpoint}, {"epoch", config.training.epochs}};
+  }
   record.write(dir);
   if (!nodules.test.empty()) {
     const storage::Predictions predictions =

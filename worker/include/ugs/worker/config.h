@@ -50,6 +50,14 @@ enum class SingleMaskLoss { kBce, kDice, kBceDice };
 
 enum class OptimizerKind { kSgd, kAdam };
 
+// Which weights predict the test fold. Never chosen by the test fold (the published code picked its
+// epoch by the test fold's Dice, which leaks it into the result).
+enum class ModelSelection {
+  kFinal,                // the last epoch's (the paper)
+  kBestValidationDsc,    // the epoch with the best Dice on the validation split (checkpoint_best.pt);
+                         // needs validation_fraction > 0
+};
+
 // How BatchNorm layers behave while training.
 enum class BatchNormMode {
   kBatch,   // batch statistics, running averages updated (PyTorch's train()); per rank under data
@@ -141,6 +149,7 @@ struct TrainingConfig {
   bool deterministic = false;      // ask LibTorch for deterministic kernels (slower on GPUs)
   int checkpoint_every = 10;       // epochs between checkpoints (the last epoch always gets one)
   double validation_fraction = 0;  // share of the training nodules held out, by patient; 0 = none
+  ModelSelection model_selection = ModelSelection::kFinal;
   bool shuffle = true;             // a new seeded order every epoch; false: store order
   LastBatch last_batch = LastBatch::kKeep;
   int prefetch_batches = 3;        // depth of the loader's queue

@@ -14,7 +14,9 @@
 //                            loader wait, and validation loss and DSC when a validation split is carved
 //   checkpoint_latest.pt     every [training] checkpoint_every epochs and on a stop request
 //   checkpoint_final.pt      after the last epoch; the test fold is predicted with it (the final epoch,
-//                            never a model picked on the test fold)
+//                            never a model picked on the test fold) ...
+//   checkpoint_best.pt       ... or with this one, the epoch of the best validation Dice, when
+//                            [training] model_selection = "best_validation_dsc"
 //   predictions.h5           the test fold's probabilities at the store's resolution (predictions.h)
 //   summary.json             the test fold scored (scoring.h); also printed as a table
 //   training_curve.png       losses, learning rate and validation DSC per epoch
