@@ -365,6 +365,20 @@ TEST(Sweep, WrongValuesNameLineColumnAndWhatIsExpected) {
             "'r2aunet', 'attunet', 'nested-unet', 'channel-unet', 'ugsnet-v1', 'ugsnet-v1-phi-a', 'ugsnet-v1-phi-b', "
             "'ugsnet-v1-phi-ab', 'ugsnet-v1-iucm', 'ugsnet'");
   EXPECT_EQ(error_of("[sweep\n"), "small.toml:1:7: Error while parsing table header: expected ']', saw '\\n'");
+  EXPECT_EQ(error_of(kSmall + "baseline = \"attunet\"\n"),
+            "small.toml:13:12: [experiments.second] baseline must be one of its networks ('unet', 'ugsnet'), got "
+            "'attunet'");
+}
+
+TEST(Sweep, TheBaselineOfAnExperimentReachesThePlan) {
+  const Sweep sweep = parse(kSmall + "baseline = \"ugsnet\"\n");
+  EXPECT_EQ(sweep.experiment("second").baseline, "ugsnet");
+  EXPECT_EQ(sweep.experiment("first").baseline, "");
+  const auto plan = nlohmann::json::parse(plan_json(sweep));
+  EXPECT_EQ(plan["experiments"][1]["baseline"], "ugsnet");
+  EXPECT_FALSE(plan["experiments"][0].contains("baseline"));
+  EXPECT_EQ(load_sweep(kPaperSweep).experiment("table1").baseline, "unet");
+  EXPECT_EQ(load_sweep(kPaperSweep).experiment("table2").baseline, "attunet");
 }
 
 TEST(Sweep, UnknownNetworksAndExperimentsGetTheClosestName) {

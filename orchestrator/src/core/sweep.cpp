@@ -266,7 +266,9 @@ const std::map<std::string, std::string>& keys_of_other_kinds(ExperimentKind kin
       {"reference", "'reference' is a key of kind = \"complex_nodules\" experiments"},
       {"dsc_thresholds", "'dsc_thresholds' is a key of kind = \"complex_nodules\" experiments"}};
   static const std::map<std::string, std::string> not_analysis = {
-      {"overrides", "an analysis trains nothing: 'overrides' is a key of kind = \"training\" experiments"}};
+      {"overrides", "an analysis trains nothing: 'overrides' is a key of kind = \"training\" experiments"},
+      {"baseline", "an analysis compares with its 'reference': 'baseline' is a key of kind = \"training\" "
+                   "experiments"}};
   return kind == ExperimentKind::kTraining ? not_training : not_analysis;
 }
 
@@ -321,7 +323,10 @@ ExperimentRead read_experiment(const std::string& name, const toml::node& node) 
   }
   const toml::node* overrides = nullptr;
   const toml::node* reference_node = nullptr;
+  const toml::node* baseline_node = nullptr;
   if (e.kind == ExperimentKind::kTraining) {
+    if (auto baseline = keys.string("baseline", any, "a network name")) e.baseline = *baseline;
+    baseline_node = keys.get("baseline");
     overrides = keys.get("overrides");
     if (overrides && !overrides->is_table()) {
       keys.bad_value(*overrides, "overrides",
@@ -352,6 +357,9 @@ ExperimentRead read_experiment(const std::string& name, const toml::node& node) 
   if (overrides) {
     refuse_per_job_keys(*overrides->as_table(), "experiments." + name + ".overrides");
     read.has_overrides = true;
+  }
+  if (baseline_node && std::find(e.networks.begin(), e.networks.end(), e.baseline) == e.networks.end()) {
+    keys.bad_value(*baseline_node, "baseline", "one of its networks (" + quoted_list(e.networks) + ")");
   }
   if (e.kind == ExperimentKind::kComplexNodules) {
     if (!reference_node) {
@@ -951,6 +959,7 @@ std::string plan_json(const Sweep& sweep) {
                   {"paper_table", e.paper_table},
                   {"networks", e.networks},
                   {"after", e.after}};
+    if (!e.baseline.empty()) entry["baseline"] = e.baseline;
     if (e.kind == ExperimentKind::kComplexNodules) {
       entry["reference"] = e.reference;
       entry["dsc_thresholds"] = e.dsc_thresholds;

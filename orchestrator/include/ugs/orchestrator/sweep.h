@@ -10,7 +10,7 @@
 //   [sweep]              name, folds, seeds, ranks_per_job, max_retries, fail_fast
 //   [defaults]           the tables of a `ugs train` file: [defaults.data], [defaults.training], ...
 //   [experiments.NAME]   kind = "training" (the default): networks, overrides (job tables layered over
-//                        [defaults]), after; kind = "complex_nodules" (the paper's Table III): after,
+//                        [defaults]), after, baseline; kind = "complex_nodules" (the paper's Table III): after,
 //                        networks, reference, dsc_thresholds; either: description, paper_table.
 //
 // Expansion and identity:
@@ -80,6 +80,8 @@ struct Experiment {
   std::string paper_table;             // "I", "II", "III": the paper's table it reproduces; "" if none
   std::vector<std::string> networks;   // training: the networks trained; complex_nodules: compared
   std::vector<std::string> after;      // experiments whose jobs must complete first
+  std::string baseline;                // training: the network the report pairs the others against;
+                                       // "" = the first network (`ugs report`, docs/report.md)
   std::string reference;               // complex_nodules: the network whose DSC picks the nodules
   std::vector<double> dsc_thresholds;  // complex_nodules: a nodule is complex at t when its DSC <= t
   std::vector<std::string> job_ids;    // its jobs, in expansion order (network, fold, seed)
