@@ -377,7 +377,12 @@ class Coordinator {
 
   void run_with_gangs() {
     auto last_status = SteadyClock::now();
+    const auto alive = [](const Gang& g) { return !g.lost; };
     while (work_left() || std::any_of(gangs_.begin(), gangs_.end(), [](const Gang& g) { return !g.quit && !g.lost; })) {
+      if (std::none_of(gangs_.begin(), gangs_.end(), alive)) {
+        print_line("no gang is left to run the remaining jobs");
+        break;
+      }
       if (stop_requested_.load()) stop_all("signal received");
       run_ready_analyses();
       bool handled = false;
