@@ -239,9 +239,10 @@ class Coordinator {
       throw std::runtime_error(ledger_.file().string() + ": this run folder already has a ledger; add --resume "
                                "to continue it, or choose another --out");
     }
-    ledger_.run_started({options_.code_version, c10::sha1(read_text(options_.sweep_file)).str(), options_.resume});
+    const std::string sweep_text = read_text(options_.sweep_file);
+    ledger_.run_started({options_.code_version, c10::sha1(sweep_text).str(), options_.resume});
     storage::write_file_atomically(run_dir_ / "plan.json", plan_json(sweep_));
-    storage::write_file_atomically(run_dir_ / "sweep.toml", read_text(options_.sweep_file));
+    storage::write_file_atomically(run_dir_ / "sweep.toml", sweep_text);
     for (const Job& job : sweep_.jobs) {
       ledger_.register_job({job.id, job.folder.string(), job.id, job.experiments});
       switch (resume_action(ledger_.state().job(job.id), sweep_.settings.max_retries)) {
