@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The GPU check, run in the project root on the GPU machine (../shared/device/README.md describes it):
-# builds ugs against that machine's CUDA LibTorch with UGS_WITH_CUDA=ON (and its g++ 13), runs the
-# whole test suite there with the model tests on the GPU, and times a training step of ugsnet-v1 and
-# ugsnet at batch 8 and 32 in fp32 and bf16, next to the published PyTorch code on the same GPU in
-# the same run. A short table comes last.
+# builds ugs against that machine's CUDA LibTorch with UGS_WITH_CUDA=ON (and its g++ 13); checks the
+# NCCL gang collective (one rank per GPU) and a small sweep trained on the GPU under mpirun (the
+# coordinator and two one-GPU gangs); runs the whole test suite with the model tests on the GPU; and
+# times a training step of ugsnet-v1 and ugsnet at batch 8 and 32 in fp32 and bf16, next to the
+# published PyTorch code on the same GPU in the same run. A short table comes last.
 #
 #   deploy/gpu/check.sh [--no-bench]   needs .device-debs/ (../shared/device/fetch-debs.sh) and
 #                                      .device-shared/ (a copy of ../shared's reference, golden, data)
@@ -31,6 +32,19 @@ python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.versio
 time cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DUGS_WITH_CUDA=ON \
   -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr" -DUGS_SHARED_DIR="$PWD/.device-shared" >"$out/configure.log"
 time cmake --build build-gpu --parallel "$(nproc)" >"$out/build.log" 2>&1 || { tail -n 60 "$out/build.log"; exit 1; }
+
+echo "== NCCL: the gang collective, one rank per GPU"
+ctest --test-dir build-gpu -R NcclOneRankPerGpu --output-on-failure
+
+echo "== a sweep on the GPU under mpirun: the coordinator and two one-rank gangs, each job's NCCL set up"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+data=/tmp/ugs-synthetic
+build-gpu/ugs synth --out "$data" --force >/dev/null
+build-gpu/ugs split "$data" --out "$data/splits_final.json" --force >/dev/null
+time mpirun -np 3 build-gpu/ugs run experiments/quickstart.toml --out /tmp/quickstart-cuda --status-every 5 \
+  --set training.device=cuda --set data.store="$data" --set data.split="$data/splits_final.json" \
+  >"$out/quickstart-cuda.log" 2>&1 || { tail -n 40 "$out/quickstart-cuda.log"; exit 1; }
+grep -E "^(done|FAILED)|^status" "$out/quickstart-cuda.log" | tail -n 12
 
 echo "== the test suite, model tests on CUDA"
 UGS_TEST_DEVICE=cuda ctest --test-dir build-gpu --parallel 8 --output-on-failure >"$out/tests.log" 2>&1 \

@@ -131,12 +131,12 @@ json step_json(const std::string& id, const worker::StepReport& report) {
 // ---------------------------------------------------------------------------------------------------
 // A gang: ask, train, report, until told to quit.
 
-void serve(MPI_Comm gang_comm, const std::atomic<bool>& stop_requested, const fs::path& run_dir,
+// `local_rank` is this rank's index on its node: a job on "cuda" trains on that GPU.
+void serve(MPI_Comm gang_comm, int local_rank, const std::atomic<bool>& stop_requested, const fs::path& run_dir,
            const std::string& code_version) {
   int gang_rank = 0;
   MPI_Comm_rank(gang_comm, &gang_rank);
   const bool root = gang_rank == 0;
-  const std::unique_ptr<worker::Collective> gang = worker::make_mpi_collective(gang_comm);
   while (true) {
     std::string message;
     if (root) {
@@ -172,7 +172,10 @@ void serve(MPI_Comm gang_comm, const std::atomic<bool>& stop_requested, const fs
     };
     JobOutcome outcome;
     try {
-      const worker::Config config = worker::parse_config(job["config"].get<std::string>(), "job " + id);
+      worker::Config config = worker::parse_config(job["config"].get<std::string>(), "job " + id);
+      const torch::Device device = worker::rank_device(config.training.device, local_rank);
+      config.training.device = device.str();  // a runtime key: the job's identity does not change
+      const std::unique_ptr<worker::Collective> gang = worker::make_gang_collective(gang_comm, device);
       outcome = execute_job(config, run_dir, job["folder"].get<std::string>(), gang.get(), stop, on_step, nullptr,
                             code_version);
     } catch (const std::exception& error) {
@@ -611,10 +614,11 @@ RunOutcome run_sweep(const RunOptions& options, const std::atomic<bool>& stop_re
   const bool in_gang = gang_index >= 0 && gang_index < gang_count;
   MPI_Comm gang_comm = MPI_COMM_NULL;
   MPI_Comm_split(MPI_COMM_WORLD, in_gang ? gang_index : MPI_UNDEFINED, world_rank, &gang_comm);
+  const int local_rank = worker::node_local_rank(MPI_COMM_WORLD);
 
   if (world_rank != kCoordinator) {
     if (in_gang) {
-      serve(gang_comm, stop_requested, run_dir_text, options.code_version);
+      serve(gang_comm, local_rank, stop_requested, run_dir_text, options.code_version);
       MPI_Comm_free(&gang_comm);
     }
     return RunOutcome::kCompleted;  // the coordinator's outcome is the run's

@@ -329,10 +329,7 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
     for (const auto& [name, value] : info.epoch_totals) totals.add(name, value);
     result.resumed = true;
   }
-  if (gang.size() > 1) {
-    if (!device.is_cpu()) throw std::runtime_error("data-parallel training over MPI needs [training] device = \"cpu\"");
-    gang.broadcast(state_tensors(*net));
-  }
+  if (gang.size() > 1) gang.broadcast(state_tensors(*net));
   std::vector<std::string> log_lines = root ? read_log_until(dir / kLogFile, start.epoch) : std::vector<std::string>{};
   const bool select_by_validation = config.training.model_selection == ModelSelection::kBestValidationDsc;
   auto [best_dsc, best_epoch] = best_validation_dsc(log_lines);

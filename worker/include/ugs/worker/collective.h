@@ -10,10 +10,11 @@
 // Gradients are reduced in buckets of about kBucketBytes: the tensors are copied into one flat buffer
 // per bucket, in the order given, which every rank gives identically (the module's parameter order),
 // so the reduction is the same sequence of MPI calls on every rank and deterministic for a given
-// number of ranks. MPI on CPU builds (this file); an NCCL implementation for CUDA builds goes behind
-// UGS_WITH_CUDA with the same interface (docs/parallel.md).
+// number of ranks. MPI for tensors on the CPU; NCCL for tensors on a GPU (builds with UGS_WITH_CUDA:
+// NCCL's id is broadcast over the gang's MPI communicator, each rank on the GPU of its node-local rank;
+// small host vectors still go over MPI). docs/parallel.md.
 //
-// Errors: MPI errors abort the job by MPI's default handler (MPI_ERRORS_ARE_FATAL): a rank that cannot
+// Errors: NCCL errors throw std::runtime_error naming the call; MPI errors abort the job by MPI's default handler (MPI_ERRORS_ARE_FATAL): a rank that cannot
 // communicate cannot continue, and the coordinator detects the lost gang. Thread safety: one thread
 // per Collective, as MPI communicators are used here (MPI_THREAD_FUNNELED).
 #pragma once
@@ -48,5 +49,19 @@ std::unique_ptr<Collective> make_single_process_collective();
 
 // The ranks of `communicator` (MPI must be initialised; the communicator must outlive the Collective).
 std::unique_ptr<Collective> make_mpi_collective(MPI_Comm communicator);
+
+// The gang's collective for a job on `device`: MPI on the CPU, NCCL on cuda:N (every rank of the gang
+// calls it at once: NCCL's set-up is collective). Throws std::invalid_argument for a GPU in a build
+// without UGS_WITH_CUDA, or for "cuda" without an index (rank_device gives one).
+std::unique_ptr<Collective> make_gang_collective(MPI_Comm communicator, const torch::Device& device);
+
+// This process's rank among the ranks of `communicator` on the same node (MPI_COMM_TYPE_SHARED).
+// Collective over `communicator`.
+int node_local_rank(MPI_Comm communicator);
+
+// Where a rank trains a job configured for `configured` ("cpu", "cuda", "cuda:N"): "cuda" without an
+// index means one GPU per rank, the GPU at the rank's node-local index (modulo the GPUs visible, so
+// that a launcher exporting one CUDA_VISIBLE_DEVICES per rank also works). Throws when no GPU is seen.
+torch::Device rank_device(const std::string& configured, int local_rank);
 
 }  // namespace ugs::worker
