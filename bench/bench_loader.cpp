@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "ugs/storage/files.h"
 #include "ugs/storage/store.h"
 #include "ugs/worker/loader.h"
 #include "ugs/worker/preprocess.h"
@@ -144,9 +145,9 @@ int main(int argc, char** argv) {
     for (double ms : step_ms) consume(data, ms);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_loader: %s\n", e.what());
-    fs::remove_all(dir);
+    ugs::storage::remove_tree(dir);
     return 1;
   }
-  fs::remove_all(dir);
+  ugs::storage::remove_tree(dir);
   return 0;
 }

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "ugs/storage/files.h"
 #include "ugs/storage/store.h"
 
 namespace {
@@ -127,9 +128,9 @@ int main(int argc, char** argv) {
     measure("read_all", budget, [&] { return store.read_all().size(); });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_store: %s\n", e.what());
-    fs::remove_all(dir);
+    ugs::storage::remove_tree(dir);
     return 1;
   }
-  fs::remove_all(dir);
+  ugs::storage::remove_tree(dir);
   return 0;
 }

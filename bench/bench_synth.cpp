@@ -14,6 +14,7 @@
 
 #include <unistd.h>
 
+#include "ugs/storage/files.h"
 #include "ugs/storage/synth.h"
 
 namespace {
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
     const Timing store = best_of(repeats, [&] { ugs::storage::write_synthetic_store(generator, dir, write); });
     char size[64];
     std::snprintf(size, sizeof size, "   (%.1f MB on disk)", folder_bytes(dir) / 1e6);
-    std::filesystem::remove_all(dir);
+    ugs::storage::remove_tree(dir);
     print_row("render + write store, " + std::to_string(cores) + " threads", store, n, size);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_synth: %s\n", e.what());

@@ -8,6 +8,8 @@
 //                                             batch 16) and UGS-Net-V1 (width 64, 64x64, 3 windows,
 //                                             batch 8: the published recipe)
 //   build/bench/bench_train --threads 2       torch::set_num_threads first (default: LibTorch's choice)
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -17,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "ugs/storage/files.h"
 #include "ugs/storage/folds.h"
 #include "ugs/storage/synth.h"
 #include "ugs/worker/train.h"
@@ -82,6 +85,6 @@ int main(int argc, char** argv) {
                 100.0 * epoch["loader_wait_seconds"].get<double>() / seconds);
     std::fflush(stdout);
   }
-  fs::remove_all(root);
+  ugs::storage::remove_tree(root);
   return 0;
 }

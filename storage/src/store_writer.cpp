@@ -9,6 +9,7 @@
 #include "hdf5_support.h"
 #include "store_format.h"
 #include "ugs/storage/atomic_file.h"
+#include "ugs/storage/files.h"
 #include "ugs/storage/store.h"
 
 namespace ugs::storage {
@@ -114,7 +115,7 @@ void move_into_place(const fs::path& from, const fs::path& to) {
     if (replacing) fs::rename(aside, to, ignored);
     throw;
   }
-  if (replacing) fs::remove_all(aside);
+  if (replacing) remove_tree(aside);
 }
 
 }  // namespace
@@ -183,7 +184,7 @@ NoduleStoreWriter::NoduleStoreWriter(fs::path dir, StoreAttributes attributes, i
   impl_->nodules_per_shard = static_cast<std::size_t>(nodules_per_shard);
   impl_->overwrite = overwrite;
   std::error_code error;
-  fs::remove_all(impl_->partial, error);  // left by an earlier process with our pid
+  remove_tree(impl_->partial, error);  // left by an earlier process with our pid
   fs::create_directories(impl_->partial, error);
   if (error) detail::fail(impl_->partial, "cannot create the temporary folder: " + error.message());
 }
@@ -191,7 +192,7 @@ NoduleStoreWriter::NoduleStoreWriter(fs::path dir, StoreAttributes attributes, i
 NoduleStoreWriter::~NoduleStoreWriter() {
   if (!impl_->finished) {
     std::error_code ignored;
-    fs::remove_all(impl_->partial, ignored);
+    remove_tree(impl_->partial, ignored);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "storage/test_support.h"
+#include "ugs/storage/files.h"
 #include "ugs/storage/png_io.h"
 #include "ugs/storage/predictions.h"
 #include "ugs/storage/store.h"
@@ -49,7 +50,7 @@ class PredictCommand : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     std::error_code ignored;
-    fs::remove_all(*folder_, ignored);
+    storage::remove_tree(*folder_, ignored);
     delete folder_;
   }
   static fs::path store() { return *folder_ / "store"; }

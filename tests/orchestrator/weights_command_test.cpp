@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "ugs/storage/files.h"
+
 #include "fixtures/pytorch_fixture.h"
 #include "storage/test_support.h"
 
@@ -24,10 +26,10 @@ class WeightsCommand : public ::testing::Test {
     directory_ = fs::temp_directory_path() /
                  (std::string("ugs-weights-command-test-") +
                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(directory_);
+    ugs::storage::remove_tree(directory_);
     fs::create_directories(directory_);
   }
-  void TearDown() override { fs::remove_all(directory_); }
+  void TearDown() override { ugs::storage::remove_tree(directory_); }
 
   fs::path fixture_, directory_;
 };

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ugs/model/weights.h"
+#include "ugs/storage/files.h"
 #include "ugs/storage/folds.h"
 #include "ugs/storage/synth.h"
 #include "ugs/worker/checkpoint.h"
@@ -153,7 +154,7 @@ int main(int argc, char** argv) {
   if (rank != 0) ::testing::GTEST_FLAG(output) = "";
   const int failed = RUN_ALL_TESTS();
   MPI_Barrier(MPI_COMM_WORLD);
-  if (rank == 0) std::filesystem::remove_all(ugs::worker::shared_folder());
+  if (rank == 0) ugs::storage::remove_tree(ugs::worker::shared_folder());
   // A failure on any rank fails the program on every rank, so ctest sees it whichever rank it was.
   int any_failed = failed;
   MPI_Allreduce(MPI_IN_PLACE, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "storage/test_support.h"
+#include "ugs/storage/files.h"
 #include "ugs/storage/store.h"
 
 namespace ugs::storage {
@@ -28,7 +29,7 @@ class BrokenStore : public ::testing::Test {
   void SetUp() override { write(ReaderMasks::kPerReader); }
 
   void write(ReaderMasks masks) {
-    fs::remove_all(dir_);
+    remove_tree(dir_);
     attributes_.height = kHeight;
     attributes_.width = kWidth;
     attributes_.reader_masks = masks;

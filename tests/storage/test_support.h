@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ugs/storage/files.h"
 #include "ugs/storage/store.h"
 
 namespace ugs::storage::testing {
@@ -28,7 +29,7 @@ class TemporaryFolder {
   }
   ~TemporaryFolder() {
     std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
+    ugs::storage::remove_tree(path_, ignored);
   }
   TemporaryFolder(const TemporaryFolder&) = delete;
   TemporaryFolder& operator=(const TemporaryFolder&) = delete;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ugs/storage/atomic_file.h"
+#include "ugs/storage/files.h"
 
 extern char** environ;
 
@@ -47,7 +48,7 @@ class ScratchFolder {
   }
   ~ScratchFolder() {
     std::error_code ignored;
-    fs::remove_all(path_, ignored);
+    storage::remove_tree(path_, ignored);
   }
   ScratchFolder(const ScratchFolder&) = delete;
   ScratchFolder& operator=(const ScratchFolder&) = delete;
