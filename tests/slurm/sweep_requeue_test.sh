@@ -11,10 +11,12 @@
 #    before a time limit): the gangs checkpoint, the ledger says preempted, the batch script requeues
 #    the job, which resumes with --resume and completes; no job completed twice, the preempted jobs
 #    continued from their checkpoints.
+# c. The same signal while the ranks are still starting (before ugs has its signal handlers) is held
+#    until they are up, then leads to the same requeue; no rank dies of it.
 # The daemons and everything they started are stopped at the end, whatever happened.
 set -euo pipefail
 
-ugs=${1:?usage: sweep_requeue_test.sh UGS_BINARY}
+ugs=$(realpath "${1:?usage: sweep_requeue_test.sh UGS_BINARY}")
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 fail() {
@@ -290,3 +292,20 @@ done
 say "b. passed: job $job preempted ($(wc -w <<<"$preempted") job(s) checkpointed), requeued once, resumed, every job completed once"
 echo "---- the batch job's log, without the report's tables:"
 grep -vE '^(\||#|$)' "$log" | grep -E 'sweep.sbatch|^(start|done|paused|stopping|status|preempted|sweep|report)'
+
+# ---------------------------------------------------------------------------------------------------
+say "c. a SIGUSR1 while the ranks are still starting waits for them, then requeues as in b"
+run=$work/run_c
+job=$(submit "$work/tiny.toml" "$run")
+[[ -n $job ]] || fail "no job id from submit.sh"
+batch_shell_up() { grep -qs "sweep.sbatch: job $job (restart 0)" "$run/slurm-$job.out"; }
+wait_for 60 "the batch shell of job $job to start srun" batch_shell_up
+scancel --batch --signal=USR1 "$job"  # ugs itself takes about a second to load and to start MPI
+wait_for 120 "job $job to end" job_ended "$job"
+log=$run/slurm-$job.out
+grep -q "srun: error" "$log" && fail "$log: a rank died: $(grep 'srun: error' "$log")"
+[[ $(job_field "$job" JobState) == COMPLETED && $(job_field "$job" ExitCode) == 0:0 ]] ||
+  fail "job $job: $(scontrol show job "$job" | grep -E 'JobState|ExitCode')"
+[[ $(job_field "$job" Restarts) == 1 ]] || fail "job $job restarted $(job_field "$job" Restarts) times, expected once"
+check_ledger "$run" >/dev/null
+say "c. passed: job $job stopped before its ranks were up, requeued once, completed"
