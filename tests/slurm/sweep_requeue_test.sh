@@ -33,6 +33,9 @@ done
 [[ -x $ugs ]] || fail "no ugs executable at $ugs"
 (($(id -u) == 0)) || fail "needs root: slurmd starts every job as its user (CI runs as root)"
 
+# Run inside a Slurm job or with sbatch/srun defaults set, the commands below would mix that cluster's
+# settings into this one's.
+while read -r variable; do unset "$variable"; done < <(compgen -e | grep -E '^(SLURM|SBATCH|SRUN|SALLOC|SQUEUE|SINFO)_')
 work=$(mktemp -d "${TMPDIR:-/tmp}/ugs-slurm-test.XXXXXX")
 export SLURM_CONF=$work/slurm.conf
 
@@ -64,6 +67,7 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP  # through cleanup too (ctest's timeout, Ctrl-C)
 
 # Two consecutive free TCP ports on the loopback (other clusters, or this test run twice, may listen).
 free_ports() {
