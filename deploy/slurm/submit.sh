@@ -28,6 +28,10 @@ source "$site"
 set +a
 
 fail() { echo "submit: $site: $*" >&2; exit 2; }
+for setting in UGS_PARTITION UGS_ACCOUNT UGS_NODES UGS_GPUS_PER_NODE UGS_WORKERS_PER_NODE UGS_CPUS_PER_WORKER \
+  UGS_TIME UGS_STOP_LEAD_SECONDS UGS_SBATCH_OPTIONS UGS_MODULES UGS_BINARY UGS_SRUN_MPI; do
+  [[ -v $setting ]] || fail "$setting is not set (deploy/slurm/site.env lists every setting)"
+done
 [[ -x $UGS_BINARY ]] || fail "UGS_BINARY=$UGS_BINARY is not an executable (build ugs first: deploy/setup.sh)"
 ((UGS_NODES >= 1)) || fail "UGS_NODES must be at least 1, got $UGS_NODES"
 ((UGS_WORKERS_PER_NODE >= 1)) || fail "UGS_WORKERS_PER_NODE must be at least 1, got $UGS_WORKERS_PER_NODE"
