@@ -19,6 +19,8 @@ packages=(
   libpng-dev                        # PNG import and figures
   gnuplot-nox                       # training curves and HU densities (PNG)
   python3-torch                     # tests: PyTorch parity of the weights import/export
+  slurmctld slurmd slurm-client     # tests: deploy/slurm/ on a single-node Slurm (tests/slurm/),
+  munge                             #   which authenticates with munge
 )
 
 missing=()
