@@ -94,20 +94,19 @@ struct JobOutcome {
 // Trains the job in `folder` (absolute) with `gang` (nullptr: this process alone). `stop` is read at
 // every step; `on_step` sees every step. Exceptions become a failed outcome: a job's error is not
 // the sweep's.
-JobOutcome execute_job(const worker::Config& config, const fs::path& run_dir, const fs::path& folder,
-                       worker::Collective* gang, const std::atomic<bool>& stop,
-                       const std::function<void(const worker::StepReport&)>& on_step, std::FILE* progress_out,
-                       const std::string& code_version) {
+JobOutcome execute_job(const RunOptions& run, const worker::Config& config, const fs::path& run_dir,
+                       const fs::path& folder, worker::Collective* gang, const std::atomic<bool>& stop,
+                       const std::function<void(const worker::StepReport&)>& on_step, std::FILE* progress_out) {
   worker::TrainOptions options;
   options.job_dir = run_dir / folder;
-  options.code_version = code_version;
+  options.code_version = run.code_version;
   options.progress_out = progress_out;
   options.print_scores = false;  // the coordinator prints one line per job and the tables at the end
   options.stop_requested = &stop;
   options.on_step = on_step;
   options.collective = gang;
   try {
-    const worker::TrainResult result = worker::train_job(config, options);
+    const worker::TrainResult result = run.train_job(config, options);
     if (result.outcome == worker::TrainOutcome::kStopped) {
       return {JobState::kPreempted, "stopped at epoch " + std::to_string(result.next.epoch + 1) + " step " +
                                         std::to_string(result.next.step + 1) + ", checkpoint written", ""};
@@ -131,8 +130,8 @@ json step_json(const std::string& id, const worker::StepReport& report) {
 // ---------------------------------------------------------------------------------------------------
 // A gang: ask, train, report, until told to quit.
 
-void serve(MPI_Comm gang_comm, const std::atomic<bool>& stop_requested, const fs::path& run_dir,
-           const std::string& code_version) {
+void serve(const RunOptions& run, MPI_Comm gang_comm, const std::atomic<bool>& stop_requested,
+           const fs::path& run_dir) {
   int gang_rank = 0;
   MPI_Comm_rank(gang_comm, &gang_rank);
   const bool root = gang_rank == 0;
@@ -173,8 +172,8 @@ void serve(MPI_Comm gang_comm, const std::atomic<bool>& stop_requested, const fs
     JobOutcome outcome;
     try {
       const worker::Config config = worker::parse_config(job["config"].get<std::string>(), "job " + id);
-      outcome = execute_job(config, run_dir, job["folder"].get<std::string>(), gang.get(), stop, on_step, nullptr,
-                            code_version);
+      outcome = execute_job(run, config, run_dir, job["folder"].get<std::string>(), gang.get(), stop, on_step,
+                            nullptr);
     } catch (const std::exception& error) {
       outcome = {JobState::kFailed, error.what(), ""};
     }
@@ -370,8 +369,7 @@ class Coordinator {
         if (stop_requested_.load()) stop.store(true);
         self.progress = step_json(*id, report);
       };
-      end(*id, execute_job(job.config, run_dir_, job.folder, nullptr, stop, on_step, options_.out,
-                           options_.code_version));
+      end(*id, execute_job(options_, job.config, run_dir_, job.folder, nullptr, stop, on_step, options_.out));
       self.job.clear();
     }
   }
@@ -614,7 +612,7 @@ RunOutcome run_sweep(const RunOptions& options, const std::atomic<bool>& stop_re
 
   if (world_rank != kCoordinator) {
     if (in_gang) {
-      serve(gang_comm, stop_requested, run_dir_text, options.code_version);
+      serve(options, gang_comm, stop_requested, run_dir_text);
       MPI_Comm_free(&gang_comm);
     }
     return RunOutcome::kCompleted;  // the coordinator's outcome is the run's
