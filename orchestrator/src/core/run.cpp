@@ -214,7 +214,9 @@ class Coordinator {
         sweep_(std::move(sweep)),
         run_dir_(std::move(run_dir)),
         stop_requested_(stop_requested),
-        ledger_(run_dir_) {}
+        ledger_(run_dir_) {
+    for (std::size_t i = 0; i < sweep_.jobs.size(); ++i) position_[sweep_.jobs[i].id] = i;
+  }
 
   RunOutcome run(std::vector<Gang> gangs) {
     gangs_ = std::move(gangs);
@@ -252,6 +254,18 @@ class Coordinator {
         case ResumeAction::kKeepFailed: break;
       }
     }
+    skip_finished_jobs();
+  }
+
+  const Job& job_of(const std::string& id) const { return sweep_.jobs[position_.at(id)]; }
+
+  // Moves first_runnable_ past the jobs that will not run again. runnable_ only shrinks after
+  // prepare(), so the scans below need never look before it: with thousands of jobs, scanning from the
+  // top for every dispatch would make a sweep quadratic.
+  void skip_finished_jobs() {
+    while (first_runnable_ < sweep_.jobs.size() && !runnable_.count(sweep_.jobs[first_runnable_].id)) {
+      ++first_runnable_;
+    }
   }
 
   bool completed(const std::string& id) const { return ledger_.state().job(id).state == JobState::kCompleted; }
@@ -260,7 +274,8 @@ class Coordinator {
   // when `training` (gangs train, the coordinator runs analyses).
   std::optional<std::string> next_ready(JobKind kind) const {
     if (stopping_) return std::nullopt;
-    for (const Job& job : sweep_.jobs) {
+    for (std::size_t i = first_runnable_; i < sweep_.jobs.size(); ++i) {
+      const Job& job = sweep_.jobs[i];
       if (job.kind != kind || !runnable_.count(job.id) || running_.count(job.id)) continue;
       if (std::all_of(job.depends_on.begin(), job.depends_on.end(), [&](const auto& d) { return completed(d); })) {
         return job.id;
@@ -279,21 +294,21 @@ class Coordinator {
   bool work_left() const {
     if (!running_.empty()) return true;
     if (stopping_) return false;
-    return std::any_of(sweep_.jobs.begin(), sweep_.jobs.end(),
+    return std::any_of(sweep_.jobs.begin() + static_cast<std::ptrdiff_t>(first_runnable_), sweep_.jobs.end(),
                        [&](const Job& job) { return runnable_.count(job.id) && !blocked(job); });
   }
 
   void start(const std::string& id, const Gang& gang) {
     running_.insert(id);
     ledger_.job_started(id, {gang.root_rank, gang.index, host_name()});
-    const Job& job = sweep_.job(id);
+    const Job& job = job_of(id);
     print_line("start  " + describe(job) +
                (job.kind == JobKind::kAnalysis ? "" : " on gang " + std::to_string(gang.index)));
   }
 
   void end(const std::string& id, const JobOutcome& outcome) {
     running_.erase(id);
-    const Job& job = sweep_.job(id);
+    const Job& job = job_of(id);
     switch (outcome.state) {
       case JobState::kCompleted:
         ledger_.job_completed(id, outcome.summary);
@@ -316,6 +331,7 @@ class Coordinator {
         }
         break;
     }
+    skip_finished_jobs();
   }
 
   std::string summary_note(const std::string& summary) const {
@@ -342,7 +358,7 @@ class Coordinator {
   // Analyses are cheap: the coordinator runs each as soon as its jobs are complete.
   void run_ready_analyses() {
     while (const auto id = next_ready(JobKind::kAnalysis)) {
-      const Job& job = sweep_.job(*id);
+      const Job& job = job_of(*id);
       start(*id, Gang{});
       JobOutcome outcome;
       try {
@@ -361,7 +377,7 @@ class Coordinator {
       if (stop_requested_.load()) stop_all("signal received");
       const auto id = next_ready(JobKind::kTraining);
       if (!id) break;
-      const Job& job = sweep_.job(*id);
+      const Job& job = job_of(*id);
       start(*id, self);
       self.job = *id;
       std::atomic<bool> stop{false};
@@ -437,7 +453,7 @@ class Coordinator {
     for (Gang& gang : gangs_) {
       if (!gang.waiting || gang.lost) continue;
       if (const auto id = next_ready(JobKind::kTraining)) {
-        const Job& job = sweep_.job(*id);
+        const Job& job = job_of(*id);
         start(*id, gang);
         gang.job = *id;
         gang.waiting = false;
@@ -529,7 +545,7 @@ class Coordinator {
     }
     for (const Gang& gang : gangs_) {
       if (gang.job.empty() || !gang.progress.is_object()) continue;
-      const Job& job = sweep_.job(gang.job);
+      const Job& job = job_of(gang.job);
       text << " | " << job.network << " f" << job.fold << " e" << gang.progress["epoch"].get<int>() + 1 << "/"
            << job.config.training.epochs;
       if (gang.progress["losses"].contains("loss")) {
@@ -555,6 +571,8 @@ class Coordinator {
   std::vector<Gang> gangs_;
   std::set<std::string> runnable_;  // still to run (new, interrupted, or failed with retries left)
   std::set<std::string> running_;
+  std::map<std::string, std::size_t> position_;  // job id -> its index in sweep_.jobs (dispatch order)
+  std::size_t first_runnable_ = 0;                // every job before it has completed or failed for good
   bool stopping_ = false;
   bool failed_for_good_ = false;
   bool lost_gangs_ = false;
