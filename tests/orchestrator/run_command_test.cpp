@@ -1,11 +1,13 @@
 // `ugs run` as users run it: alone and under mpirun with 2 and 3 ranks (same results), a rank killed
-// with -9 and the run resumed (no completed job redone), and a preemption by signal.
+// with -9 and the run resumed (no completed job redone), a preemption by signal, and a frozen rank
+// caught by the heartbeat timeout.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -14,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "storage/test_support.h"
+#include "ugs/orchestrator/ledger.h"
 
 namespace ugs::cli {
 namespace {
@@ -120,22 +123,28 @@ int rank_of(pid_t pid) {
   return -1;
 }
 
-// The pids of the `ugs` processes that mpirun started for the run in `run_dir`, by rank (tests run in
-// parallel: other runs' ranks must not be touched).
-std::map<int, pid_t> ranks_of_run(const fs::path& run_dir) {
-  std::map<int, pid_t> ranks;
+// The processes with `run_dir` among their arguments, by pid: mpirun and the ranks it started for
+// that run (tests run in parallel: other runs' processes must not be touched).
+std::map<pid_t, std::vector<std::string>> processes_of_run(const fs::path& run_dir) {
+  std::map<pid_t, std::vector<std::string>> processes;
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::ifstream cmdline(entry.path() / "cmdline");
     std::vector<std::string> argv;
     for (std::string argument; std::getline(cmdline, argument, '\0');) argv.push_back(argument);
-    if (argv.empty() || argv.front() != UGS_BINARY ||
-        std::find(argv.begin(), argv.end(), run_dir.string()) == argv.end()) {
-      continue;
-    }
-    const int rank = rank_of(std::stoi(name));
-    if (rank >= 0) ranks[rank] = std::stoi(name);
+    if (std::find(argv.begin(), argv.end(), run_dir.string()) != argv.end()) processes[std::stoi(name)] = argv;
+  }
+  return processes;
+}
+
+// The pids of the `ugs` processes that mpirun started for the run in `run_dir`, by rank.
+std::map<int, pid_t> ranks_of_run(const fs::path& run_dir) {
+  std::map<int, pid_t> ranks;
+  for (const auto& [pid, argv] : processes_of_run(run_dir)) {
+    if (argv.front() != UGS_BINARY) continue;
+    const int rank = rank_of(pid);
+    if (rank >= 0) ranks[rank] = pid;
   }
   return ranks;
 }
@@ -230,6 +239,66 @@ TEST(RunCommand, RefusesARunFolderWithALedgerWithoutResume) {
   const CommandResult again = run_command(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() + "'", 0));
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.output.find("--resume"), std::string::npos) << again.output;
+}
+
+TEST(RunCommand, AFrozenWorkerIsLostAfterTheHeartbeatTimeoutAndTheRunEndsWithItsLedgerAndReport) {
+  constexpr int kHeartbeatSeconds = 4;
+  SweepFixture fixture(1000);  // the first job would outlast the test: it is frozen in its middle
+  const fs::path run = fixture.folder.path() / "frozen";
+  CommandResult result;
+  std::atomic<bool> ended{false};
+  Joined sweep{std::thread([&] {
+    result = run_command(ugs_run("'" + fixture.sweep.string() + "' --out '" + run.string() +
+                                     "' --heartbeat-timeout " + std::to_string(kHeartbeatSeconds),
+                                 2));
+    ended = true;
+  })};
+  // However the test ends, nothing of this run outlives it (SIGKILL ends a stopped process too); it
+  // is destroyed before `sweep`, whose join then returns.
+  struct Reaper {
+    fs::path run;
+    ~Reaper() {
+      for (const auto& [pid, argv] : processes_of_run(run)) kill(pid, SIGKILL);
+    }
+  } reaper{run};
+
+  // Rank 1, the only gang, is frozen once its job has trained an epoch (so it was answering).
+  std::string job_id;
+  const bool training = wait_for(
+      [&] {
+        for (const auto& [id, job] : orchestrator::read_ledger(run).jobs) {
+          if (job.state == orchestrator::JobState::kRunning &&
+              fs::exists(run / job.description.folder / "training_log.jsonl")) {
+            job_id = id;
+            return true;
+          }
+        }
+        return false;
+      },
+      120);
+  const std::map<int, pid_t> ranks = ranks_of_run(run);
+  ASSERT_TRUE(training && ranks.count(1)) << "the sweep did not get going";
+  const auto frozen_at = orchestrator::Clock::now();
+  ASSERT_EQ(kill(ranks.at(1), SIGSTOP), 0);
+
+  ASSERT_TRUE(wait_for([&] { return ended.load(); }, 120)) << "the coordinator did not give up on the frozen rank";
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  const std::string reason = "gang 0 (rank 1) stopped answering for " + std::to_string(kHeartbeatSeconds) + " s";
+  EXPECT_NE(result.output.find("FAILED"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find(reason), std::string::npos) << result.output;
+  EXPECT_TRUE(wait_for([&] { return ranks_of_run(run).empty(); }, 30)) << "a rank outlived mpirun";
+
+  const orchestrator::LedgerState ledger = orchestrator::read_ledger(run);
+  const orchestrator::JobRecord& frozen = ledger.job(job_id);
+  EXPECT_EQ(frozen.state, orchestrator::JobState::kFailed);
+  EXPECT_NE(frozen.reason.find(reason), std::string::npos) << frozen.reason;
+  // Lost because it froze: the coordinator last heard from it at most a second or so before, so not
+  // much less than the timeout after the freeze.
+  ASSERT_TRUE(frozen.last_ended);
+  const double lost_after = std::chrono::duration<double>(*frozen.last_ended - frozen_at).count();
+  EXPECT_GT(lost_after, kHeartbeatSeconds - 2);
+  EXPECT_TRUE(ledger.finished) << "the run's end is not in the ledger";
+  EXPECT_TRUE(fs::exists(run / "report" / "report.md"));
 }
 
 }  // namespace

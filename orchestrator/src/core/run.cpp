@@ -94,20 +94,19 @@ struct JobOutcome {
 // Trains the job in `folder` (absolute) with `gang` (nullptr: this process alone). `stop` is read at
 // every step; `on_step` sees every step. Exceptions become a failed outcome: a job's error is not
 // the sweep's.
-JobOutcome execute_job(const worker::Config& config, const fs::path& run_dir, const fs::path& folder,
-                       worker::Collective* gang, const std::atomic<bool>& stop,
-                       const std::function<void(const worker::StepReport&)>& on_step, std::FILE* progress_out,
-                       const std::string& code_version) {
+JobOutcome execute_job(const RunOptions& run, const worker::Config& config, const fs::path& run_dir,
+                       const fs::path& folder, worker::Collective* gang, const std::atomic<bool>& stop,
+                       const std::function<void(const worker::StepReport&)>& on_step, std::FILE* progress_out) {
   worker::TrainOptions options;
   options.job_dir = run_dir / folder;
-  options.code_version = code_version;
+  options.code_version = run.code_version;
   options.progress_out = progress_out;
   options.print_scores = false;  // the coordinator prints one line per job and the tables at the end
   options.stop_requested = &stop;
   options.on_step = on_step;
   options.collective = gang;
   try {
-    const worker::TrainResult result = worker::train_job(config, options);
+    const worker::TrainResult result = run.train_job(config, options);
     if (result.outcome == worker::TrainOutcome::kStopped) {
       return {JobState::kPreempted, "stopped at epoch " + std::to_string(result.next.epoch + 1) + " step " +
                                         std::to_string(result.next.step + 1) + ", checkpoint written", ""};
@@ -132,8 +131,8 @@ json step_json(const std::string& id, const worker::StepReport& report) {
 // A gang: ask, train, report, until told to quit.
 
 // `local_rank` is this rank's index on its node: a job on "cuda" trains on that GPU.
-void serve(MPI_Comm gang_comm, int local_rank, const std::atomic<bool>& stop_requested, const fs::path& run_dir,
-           const std::string& code_version) {
+void serve(const RunOptions& run, MPI_Comm gang_comm, int local_rank, const std::atomic<bool>& stop_requested,
+           const fs::path& run_dir) {
   int gang_rank = 0;
   MPI_Comm_rank(gang_comm, &gang_rank);
   const bool root = gang_rank == 0;
@@ -176,8 +175,8 @@ void serve(MPI_Comm gang_comm, int local_rank, const std::atomic<bool>& stop_req
       const torch::Device device = worker::rank_device(config.training.device, local_rank);
       config.training.device = device.str();  // a runtime key: the job's identity does not change
       const std::unique_ptr<worker::Collective> gang = worker::make_gang_collective(gang_comm, device);
-      outcome = execute_job(config, run_dir, job["folder"].get<std::string>(), gang.get(), stop, on_step, nullptr,
-                            code_version);
+      outcome = execute_job(run, config, run_dir, job["folder"].get<std::string>(), gang.get(), stop, on_step,
+                            nullptr);
     } catch (const std::exception& error) {
       outcome = {JobState::kFailed, error.what(), ""};
     }
@@ -218,7 +217,9 @@ class Coordinator {
         sweep_(std::move(sweep)),
         run_dir_(std::move(run_dir)),
         stop_requested_(stop_requested),
-        ledger_(run_dir_) {}
+        ledger_(run_dir_) {
+    for (std::size_t i = 0; i < sweep_.jobs.size(); ++i) position_[sweep_.jobs[i].id] = i;
+  }
 
   RunOutcome run(std::vector<Gang> gangs) {
     gangs_ = std::move(gangs);
@@ -256,6 +257,18 @@ class Coordinator {
         case ResumeAction::kKeepFailed: break;
       }
     }
+    skip_finished_jobs();
+  }
+
+  const Job& job_of(const std::string& id) const { return sweep_.jobs[position_.at(id)]; }
+
+  // Moves first_runnable_ past the jobs that will not run again. runnable_ only shrinks after
+  // prepare(), so the scans below need never look before it: with thousands of jobs, scanning from the
+  // top for every dispatch would make a sweep quadratic.
+  void skip_finished_jobs() {
+    while (first_runnable_ < sweep_.jobs.size() && !runnable_.count(sweep_.jobs[first_runnable_].id)) {
+      ++first_runnable_;
+    }
   }
 
   bool completed(const std::string& id) const { return ledger_.state().job(id).state == JobState::kCompleted; }
@@ -264,7 +277,8 @@ class Coordinator {
   // when `training` (gangs train, the coordinator runs analyses).
   std::optional<std::string> next_ready(JobKind kind) const {
     if (stopping_) return std::nullopt;
-    for (const Job& job : sweep_.jobs) {
+    for (std::size_t i = first_runnable_; i < sweep_.jobs.size(); ++i) {
+      const Job& job = sweep_.jobs[i];
       if (job.kind != kind || !runnable_.count(job.id) || running_.count(job.id)) continue;
       if (std::all_of(job.depends_on.begin(), job.depends_on.end(), [&](const auto& d) { return completed(d); })) {
         return job.id;
@@ -283,21 +297,21 @@ class Coordinator {
   bool work_left() const {
     if (!running_.empty()) return true;
     if (stopping_) return false;
-    return std::any_of(sweep_.jobs.begin(), sweep_.jobs.end(),
+    return std::any_of(sweep_.jobs.begin() + static_cast<std::ptrdiff_t>(first_runnable_), sweep_.jobs.end(),
                        [&](const Job& job) { return runnable_.count(job.id) && !blocked(job); });
   }
 
   void start(const std::string& id, const Gang& gang) {
     running_.insert(id);
     ledger_.job_started(id, {gang.root_rank, gang.index, host_name()});
-    const Job& job = sweep_.job(id);
+    const Job& job = job_of(id);
     print_line("start  " + describe(job) +
                (job.kind == JobKind::kAnalysis ? "" : " on gang " + std::to_string(gang.index)));
   }
 
   void end(const std::string& id, const JobOutcome& outcome) {
     running_.erase(id);
-    const Job& job = sweep_.job(id);
+    const Job& job = job_of(id);
     switch (outcome.state) {
       case JobState::kCompleted:
         ledger_.job_completed(id, outcome.summary);
@@ -320,6 +334,7 @@ class Coordinator {
         }
         break;
     }
+    skip_finished_jobs();
   }
 
   std::string summary_note(const std::string& summary) const {
@@ -346,7 +361,7 @@ class Coordinator {
   // Analyses are cheap: the coordinator runs each as soon as its jobs are complete.
   void run_ready_analyses() {
     while (const auto id = next_ready(JobKind::kAnalysis)) {
-      const Job& job = sweep_.job(*id);
+      const Job& job = job_of(*id);
       start(*id, Gang{});
       JobOutcome outcome;
       try {
@@ -365,7 +380,7 @@ class Coordinator {
       if (stop_requested_.load()) stop_all("signal received");
       const auto id = next_ready(JobKind::kTraining);
       if (!id) break;
-      const Job& job = sweep_.job(*id);
+      const Job& job = job_of(*id);
       start(*id, self);
       self.job = *id;
       std::atomic<bool> stop{false};
@@ -373,8 +388,7 @@ class Coordinator {
         if (stop_requested_.load()) stop.store(true);
         self.progress = step_json(*id, report);
       };
-      end(*id, execute_job(job.config, run_dir_, job.folder, nullptr, stop, on_step, options_.out,
-                           options_.code_version));
+      end(*id, execute_job(options_, job.config, run_dir_, job.folder, nullptr, stop, on_step, options_.out));
       self.job.clear();
     }
   }
@@ -442,7 +456,7 @@ class Coordinator {
     for (Gang& gang : gangs_) {
       if (!gang.waiting || gang.lost) continue;
       if (const auto id = next_ready(JobKind::kTraining)) {
-        const Job& job = sweep_.job(*id);
+        const Job& job = job_of(*id);
         start(*id, gang);
         gang.job = *id;
         gang.waiting = false;
@@ -534,7 +548,7 @@ class Coordinator {
     }
     for (const Gang& gang : gangs_) {
       if (gang.job.empty() || !gang.progress.is_object()) continue;
-      const Job& job = sweep_.job(gang.job);
+      const Job& job = job_of(gang.job);
       text << " | " << job.network << " f" << job.fold << " e" << gang.progress["epoch"].get<int>() + 1 << "/"
            << job.config.training.epochs;
       if (gang.progress["losses"].contains("loss")) {
@@ -560,6 +574,8 @@ class Coordinator {
   std::vector<Gang> gangs_;
   std::set<std::string> runnable_;  // still to run (new, interrupted, or failed with retries left)
   std::set<std::string> running_;
+  std::map<std::string, std::size_t> position_;  // job id -> its index in sweep_.jobs (dispatch order)
+  std::size_t first_runnable_ = 0;                // every job before it has completed or failed for good
   bool stopping_ = false;
   bool failed_for_good_ = false;
   bool lost_gangs_ = false;
@@ -618,7 +634,7 @@ RunOutcome run_sweep(const RunOptions& options, const std::atomic<bool>& stop_re
 
   if (world_rank != kCoordinator) {
     if (in_gang) {
-      serve(gang_comm, local_rank, stop_requested, run_dir_text, options.code_version);
+      serve(options, gang_comm, local_rank, stop_requested, run_dir_text);
       MPI_Comm_free(&gang_comm);
     }
     return RunOutcome::kCompleted;  // the coordinator's outcome is the run's

@@ -514,12 +514,16 @@ class Expander {
     if (read.has_overrides) tables.push_back("experiments." + e.name + ".overrides");
     for (const std::string& network : e.networks) {
       for (const int fold : settings_.settings.folds) {
+        std::vector<std::string> overrides = job_overrides_;
+        overrides.push_back("model.name=\"" + network + "\"");
+        overrides.push_back("data.fold=" + std::to_string(fold));
+        // Parsed once per fold, not per seed: parsing reads the whole file, [sweep] seeds included,
+        // so per seed it would cost seeds^2. No rule of the configuration reads the seed.
+        const worker::Config config = worker::parse_config_tables(text_, source_name_, tables, overrides);
         for (const std::uint64_t seed : settings_.settings.seeds) {
-          std::vector<std::string> overrides = job_overrides_;
-          overrides.push_back("model.name=\"" + network + "\"");
-          overrides.push_back("data.fold=" + std::to_string(fold));
-          overrides.push_back("training.seed=" + std::to_string(seed));
-          add(e, training_job(worker::parse_config_tables(text_, source_name_, tables, overrides)));
+          worker::Config seeded = config;
+          seeded.training.seed = seed;
+          add(e, training_job(std::move(seeded)));
         }
       }
     }

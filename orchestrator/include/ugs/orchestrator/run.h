@@ -36,8 +36,11 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "ugs/worker/train.h"
 
 namespace ugs::orchestrator {
 
@@ -50,6 +53,11 @@ struct RunOptions {
   double heartbeat_timeout_seconds = 900;     // a gang silent this long is lost
   double status_every_seconds = 10;           // the live status line's period
   std::FILE* out = stdout;                    // rank 0's terminal
+  // Trains one job; every rank of a gang calls it with the same configuration (the coordinator alone
+  // too). A benchmark of the coordinator puts a no-op here (bench/bench_coordinator.cpp); every
+  // rank must then be given the same one.
+  std::function<worker::TrainResult(const worker::Config&, const worker::TrainOptions&)> train_job =
+      worker::train_job;
 };
 
 enum class RunOutcome {
