@@ -2,6 +2,8 @@
 // and the exporter.
 #include "ugs/orchestrator/metrics.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -64,11 +67,29 @@ std::pair<std::string, std::string> split_address(const std::string& address) {
   return {address.substr(0, colon), address.substr(colon + 1)};
 }
 
+bool wildcard(const std::string& host) { return host.empty() || host == "0.0.0.0" || host == "[::]"; }
+
 // The address another machine reaches a listening address by: a wildcard host becomes this host's name.
 std::string reachable(const std::string& listening_address) {
   const auto [host, port] = split_address(listening_address);
-  const bool wildcard = host.empty() || host == "0.0.0.0" || host == "[::]";
-  return (wildcard ? host_name() : host) + ":" + port;
+  return (wildcard(host) ? host_name() : host) + ":" + port;
+}
+
+// Opens and closes a TCP connection to a listening address (this machine's own), ignoring failures.
+void knock(const std::string& listening_address) {
+  auto [host, port] = split_address(listening_address);
+  if (wildcard(host)) host = host == "[::]" ? "::1" : "127.0.0.1";
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0) return;
+  const int fd = socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+  if (fd >= 0) {
+    connect(fd, found->ai_addr, found->ai_addrlen);
+    close(fd);
+  }
+  freeaddrinfo(found);
 }
 
 }  // namespace
@@ -209,7 +230,22 @@ RunMetrics::RunMetrics(std::string sweep, const std::string& code_version)
   count_states();
 }
 
-RunMetrics::~RunMetrics() = default;
+RunMetrics::~RunMetrics() {
+  if (!exposer_) return;
+  // civetweb's listener sees the request to stop only when a connection arrives or its poll times out
+  // (2 s, after it has served a request): knock until the exporter is gone, so that `ugs run` ends
+  // without that pause. An in-flight scrape is completed first.
+  std::atomic<bool> stopped{false};
+  std::thread knocker([&] {
+    while (!stopped.load()) {
+      knock(listening_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  exposer_.reset();
+  stopped.store(true);
+  knocker.join();
+}
 
 std::string RunMetrics::serve(const std::string& address) {
   const auto [host, port] = split_address(address);
@@ -226,10 +262,13 @@ std::string RunMetrics::serve(const std::string& address) {
   }
   exposer_->RegisterCollectable(scrape_counter_);
   const std::vector<int> ports = exposer_->GetListeningPorts();
-  return host + ":" + std::to_string(ports.empty() ? 0 : ports.front());
+  listening_ = host + ":" + std::to_string(ports.empty() ? 0 : ports.front());
+  return listening_;
 }
 
 std::uint64_t RunMetrics::scrapes() const { return scrape_counter_->begun(); }
+
+std::string RunMetrics::text() const { return prometheus::TextSerializer().Serialize(registry_->Collect()); }
 
 bool RunMetrics::wait_for_scrape(double seconds, const std::atomic<bool>& stop) const {
   if (!exposer_) return false;

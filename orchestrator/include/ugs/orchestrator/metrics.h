@@ -84,7 +84,7 @@ class RunMetrics {
   // Registers every family for sweep `sweep` and sets ugs_run_info (torch version, host,
   // SLURM_JOB_ID, CUDA devices seen by this process) and ugs_run_start_timestamp_seconds (now).
   RunMetrics(std::string sweep, const std::string& code_version);
-  ~RunMetrics();
+  ~RunMetrics();  // stops serving; a scrape in flight completes first
   RunMetrics(const RunMetrics&) = delete;
   RunMetrics& operator=(const RunMetrics&) = delete;
 
@@ -93,6 +93,8 @@ class RunMetrics {
   std::string serve(const std::string& address);
   // Scrapes of /metrics begun so far.
   std::uint64_t scrapes() const;
+  // What /metrics serves now, in Prometheus's text format (served or not).
+  std::string text() const;
   // After the last update: waits until a scrape begins (it then carries the final numbers), at most
   // `seconds`, or until `stop` is set. Returns whether one began. Without serve(): returns false.
   bool wait_for_scrape(double seconds, const std::atomic<bool>& stop) const;
@@ -124,6 +126,7 @@ class RunMetrics {
   std::unique_ptr<Families> families_;
   std::shared_ptr<ScrapeCounter> scrape_counter_;
   std::map<std::string, JobState> states_;        // by job id: every job added
+  std::string listening_;                         // serve()'s address
   std::unique_ptr<prometheus::Exposer> exposer_;  // last: destroyed (stops serving) first
 };
 
