@@ -58,7 +58,7 @@ void add_run_command(CLI::App& app) {
       "checkpoints, validation and test scores; the gangs' numbers reach it over MPI) at\n"
       "http://HOST:PORT/metrics, by default on 127.0.0.1 only and on a free port chosen at start, as\n"
       "two runs on one machine must not collide. It prints the address (\"metrics: http://...\") and\n"
-      "writes it to RUN/metrics.json; `curl -s $(jq -r .url RUN/metrics.json)` shows the numbers. For a\n"
+      "writes it to RUN/metrics.json (url, address, pid); `curl -s` of that URL shows the numbers. For a\n"
       "site Prometheus, --metrics-address 0.0.0.0:0 (or a fixed port) and --metrics-sd-file\n"
       "DIR/NAME.json, a file-service-discovery target file in the folder that Prometheus watches\n"
       "(deploy/prometheus/prometheus.yml); both files are removed when the run ends.\n"
