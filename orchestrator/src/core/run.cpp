@@ -342,6 +342,7 @@ class Coordinator {
         options_.metrics_address.empty() ? "" : metrics_.serve(options_.metrics_address);
     prepare();
     if (!metrics_address.empty()) announce_metrics(metrics_address);
+    count_gangs();
     started_ = SteadyClock::now();
     done_cost_at_start_ = done_cost_;
     print_line(plan_summary());
