@@ -1,5 +1,7 @@
 // The coordinator's live metrics for Prometheus: what `ugs run` serves at http://HOST:PORT/metrics
-// (docs/monitoring.md is the manual; /work/METRICS.md-style names: base units, `_seconds`, `_total`).
+// (docs/monitoring.md is the manual). Names follow Prometheus conventions: base units, `_seconds`,
+// `_total` for counters, `_timestamp_seconds` for Unix times; labels are bounded (no nodule, patient,
+// epoch or step).
 //
 //   RunMetrics metrics("paper", code_version);          // every family registered, nothing served
 //   const std::string address = metrics.serve("127.0.0.1:0");   // "127.0.0.1:40123": port 0 = any free one
@@ -34,8 +36,9 @@
 // not an IP address); job_scores() throws std::runtime_error naming the file when it cannot read it.
 // An update for a job that was never added is a coordinator bug: std::logic_error.
 //
-// Thread safety: one thread (the coordinator's) calls everything but scrapes(); scrapes are served on
-// the exporter's own threads, reading the values atomically (prometheus-cpp).
+// Thread safety: one thread (the coordinator's) calls the updates; scrapes() and text() may be called
+// from any thread. Scrapes are served on the exporter's own thread, reading the values atomically
+// (prometheus-cpp's metrics and families lock).
 #pragma once
 
 #include <atomic>
