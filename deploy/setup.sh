@@ -12,6 +12,9 @@ packages=(
   libopenmpi-dev openmpi-bin        # MPI between ranks on CPU builds, and the launcher
   libhdf5-dev                       # the nodule store (C++ API)
   prometheus-cpp-dev                # live metrics
+  prometheus curl                   # tests: a real Prometheus scrapes `ugs run` and is queried over HTTP
+                                    # (as a service the package also starts one on :9090; the test
+                                    # starts its own on a free port)
   libtomlplusplus-dev               # sweep and training configuration
   libcli11-dev                      # the command line
   libgtest-dev                      # tests

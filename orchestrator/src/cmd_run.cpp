@@ -22,7 +22,15 @@ struct RunArguments {
   std::vector<std::string> overrides;
   double heartbeat_timeout = 900;
   double status_every = 10;
+  std::string metrics_address = "127.0.0.1:0";
+  bool no_metrics = false;
+  std::string metrics_sd_file;
+  double metrics_linger = 0;
 };
+
+// Without --metrics-linger: a run that publishes a target file is scraped by a Prometheus, which
+// should get the final numbers; one that does not is watched by nobody, and ends at once.
+constexpr double kLingerWithTargetFile = 60;
 
 }  // namespace
 
@@ -45,9 +53,21 @@ void add_run_command(CLI::App& app) {
       "interrupted ones from their checkpoints and retries failed ones up to [sweep] max_retries.\n"
       "Exit codes: 0 done or preempted, 1 some job failed or an error, 2 bad arguments.\n"
       "\n"
+      "Monitoring (docs/monitoring.md): the coordinator serves Prometheus metrics of the run (jobs by\n"
+      "state, each job's epoch, loss parts, learning rate, samples/s, step and all-reduce times,\n"
+      "checkpoints, validation and test scores; the gangs' numbers reach it over MPI) at\n"
+      "http://HOST:PORT/metrics, by default on 127.0.0.1 only and on a free port chosen at start, as\n"
+      "two runs on one machine must not collide. It prints the address (\"metrics: http://...\") and\n"
+      "writes it to RUN/metrics.json (url, address, pid); `curl -s` of that URL shows the numbers. For a\n"
+      "site Prometheus, --metrics-address 0.0.0.0:0 (or a fixed port) and --metrics-sd-file\n"
+      "DIR/NAME.json, a file-service-discovery target file in the folder that Prometheus watches\n"
+      "(deploy/prometheus/prometheus.yml); both files are removed when the run ends.\n"
+      "\n"
       "Examples:\n"
       "  ugs run experiments/quickstart.toml\n"
-      "  mpirun -np 5 ugs run experiments/paper.toml --out runs/paper --resume");
+      "  mpirun -np 5 ugs run experiments/paper.toml --out runs/paper --resume\n"
+      "  ugs run experiments/paper.toml --metrics-address 0.0.0.0:0 \\\n"
+      "      --metrics-sd-file /srv/ugs/prometheus-targets/paper.json");
   command->add_option("sweep", arguments->sweep, "The sweep's TOML file (required)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -61,7 +81,26 @@ void add_run_command(CLI::App& app) {
                       "Seconds without a word from a busy gang before it is declared lost (default 900)");
   command->add_option("--status-every", arguments->status_every,
                       "Seconds between status lines on the coordinator (default 10)");
-  command->callback([arguments] {
+  CLI::Option* no_metrics =
+      command->add_flag("--no-metrics", arguments->no_metrics, "Serve no metrics (default: serve them)");
+  command
+      ->add_option("--metrics-address", arguments->metrics_address,
+                   "HOST:PORT where the coordinator serves /metrics; HOST an IP address (0.0.0.0: every "
+                   "interface), PORT 0 for any free port (default 127.0.0.1:0: this machine only)")
+      ->excludes(no_metrics);
+  command
+      ->add_option("--metrics-sd-file", arguments->metrics_sd_file,
+                   "Write a Prometheus file-SD target file here (JSON: the coordinator's address, "
+                   "labelled with the sweep), atomically, and remove it at the end (default: none)")
+      ->excludes(no_metrics);
+  CLI::Option* linger =
+      command
+          ->add_option("--metrics-linger", arguments->metrics_linger,
+                       "After the sweep, keep serving until the next scrape has taken the final numbers, "
+                       "at most SECONDS (default: 60 with --metrics-sd-file, else 0)")
+          ->check(CLI::NonNegativeNumber)
+          ->excludes(no_metrics);
+  command->callback([arguments, linger] {
     MpiSession mpi;
     const std::atomic<bool>& stop_requested = install_stop_handlers();
     orchestrator::RunOptions options;
@@ -72,6 +111,11 @@ void add_run_command(CLI::App& app) {
     options.code_version = UGS_CODE_VERSION;
     options.heartbeat_timeout_seconds = arguments->heartbeat_timeout;
     options.status_every_seconds = arguments->status_every;
+    options.metrics_address = arguments->no_metrics ? "" : arguments->metrics_address;
+    options.metrics_sd_file = arguments->metrics_sd_file;
+    options.metrics_linger_seconds = linger->count() > 0 ? arguments->metrics_linger
+                                     : arguments->metrics_sd_file.empty() ? 0
+                                                                          : kLingerWithTargetFile;
     options.out = mpi.rank() == 0 ? stdout : nullptr;
     orchestrator::RunOutcome outcome;
     try {

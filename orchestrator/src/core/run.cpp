@@ -10,18 +10,22 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
+#include <list>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <c10/util/hash.h>
 #include <nlohmann/json.hpp>
 
 #include "ugs/orchestrator/analysis.h"
 #include "ugs/orchestrator/ledger.h"
+#include "ugs/orchestrator/metrics.h"
 #include "ugs/orchestrator/report.h"
 #include "ugs/orchestrator/sweep.h"
 #include "ugs/storage/atomic_file.h"
@@ -43,10 +47,15 @@ enum Tag : int {
   kTagReady = 1,   // gang root -> coordinator: give me a job              {}
   kTagJob,         // coordinator -> gang root: train this                  {id, folder, config}
   kTagQuit,        // coordinator -> gang root: no more work                {}
-  kTagProgress,    // gang root -> coordinator: a step's numbers             {id, epoch, step, losses, lr, ...}
+  kTagProgress,    // gang root -> coordinator: steps since the last report  progress_json()
   kTagResult,      // gang root -> coordinator: the job ended               {id, state, reason, summary}
   kTagStop,        // coordinator -> gang root: checkpoint and stop the job {}
+  kTagEpochEnd,    // gang root -> coordinator: an epoch is complete        epoch_end_json()
 };
+
+// The least time between two progress reports of a job: the coordinator hears of every step, in
+// batches small enough for it to keep up with any number of gangs.
+constexpr std::chrono::seconds kProgressEvery{1};
 
 void send_text(int destination, int tag, const std::string& text) {
   MPI_Send(text.data(), static_cast<int>(text.size()), MPI_CHAR, destination, tag, MPI_COMM_WORLD);
@@ -68,6 +77,40 @@ std::string broadcast_text(std::string text, MPI_Comm communicator, int root = 0
   text.resize(static_cast<std::size_t>(size));
   MPI_Bcast(text.data(), static_cast<int>(size), MPI_CHAR, root, communicator);
   return text;
+}
+
+// Messages a gang root sends without waiting for the coordinator to take them (it may be running an
+// analysis, and MPI_Send blocks until then for a message over MPI's eager limit): each text lives
+// here until its send completes. MPI delivers messages between two ranks in the order they were sent,
+// posted here or sent by send_text.
+class Outbox {
+ public:
+  void post(int destination, int tag, std::string text) {
+    pending_.remove_if([](Message& message) {
+      int done = 0;
+      MPI_Test(&message.request, &done, MPI_STATUS_IGNORE);
+      return done != 0;
+    });
+    Message& message = pending_.emplace_back(Message{std::move(text), MPI_REQUEST_NULL});
+    MPI_Isend(message.text.data(), static_cast<int>(message.text.size()), MPI_CHAR, destination, tag, MPI_COMM_WORLD,
+              &message.request);
+  }
+  // Waits until the coordinator has taken every message posted.
+  void flush() {
+    for (Message& message : pending_) MPI_Wait(&message.request, MPI_STATUS_IGNORE);
+    pending_.clear();
+  }
+
+ private:
+  struct Message {
+    std::string text;
+    MPI_Request request;
+  };
+  std::list<Message> pending_;  // a list: a text must not move while its send is in flight
+};
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string host_name() {
@@ -92,11 +135,12 @@ struct JobOutcome {
 };
 
 // Trains the job in `folder` (absolute) with `gang` (nullptr: this process alone). `stop` is read at
-// every step; `on_step` sees every step. Exceptions become a failed outcome: a job's error is not
-// the sweep's.
+// every step; `on_step` sees every step and `on_epoch_end` every epoch's end. Exceptions become a
+// failed outcome: a job's error is not the sweep's.
 JobOutcome execute_job(const RunOptions& run, const worker::Config& config, const fs::path& run_dir,
                        const fs::path& folder, worker::Collective* gang, const std::atomic<bool>& stop,
-                       const std::function<void(const worker::StepReport&)>& on_step, std::FILE* progress_out) {
+                       const std::function<void(const worker::StepReport&)>& on_step,
+                       const std::function<void(const worker::EpochReport&)>& on_epoch_end, std::FILE* progress_out) {
   worker::TrainOptions options;
   options.job_dir = run_dir / folder;
   options.code_version = run.code_version;
@@ -104,6 +148,7 @@ JobOutcome execute_job(const RunOptions& run, const worker::Config& config, cons
   options.print_scores = false;  // the coordinator prints one line per job and the tables at the end
   options.stop_requested = &stop;
   options.on_step = on_step;
+  options.on_epoch_end = on_epoch_end;
   options.collective = gang;
   try {
     const worker::TrainResult result = run.train_job(config, options);
@@ -120,11 +165,74 @@ JobOutcome execute_job(const RunOptions& run, const worker::Config& config, cons
   }
 }
 
-json step_json(const std::string& id, const worker::StepReport& report) {
+// Steps gathered into progress reports, one due at most every kProgressEvery (the first at once).
+class ProgressBatcher {
+ public:
+  // The report due after `step`, if one is.
+  std::optional<ProgressReport> add(const worker::StepReport& step) {
+    pending_.add(step);
+    if (SteadyClock::now() - last_ < kProgressEvery) return std::nullopt;
+    return rest();
+  }
+  // The steps not reported yet, if any (at the job's end).
+  std::optional<ProgressReport> rest() {
+    if (pending_.empty()) return std::nullopt;
+    last_ = SteadyClock::now();
+    return std::exchange(pending_, ProgressReport());
+  }
+
+ private:
+  ProgressReport pending_;
+  SteadyClock::time_point last_ = SteadyClock::now() - std::chrono::hours(1);
+};
+
+// kTagProgress: {id, epoch, step, lr, losses: {name: value}, step_seconds: [...],
+// allreduce_seconds: [...], loader_wait_seconds, samples} (metrics.h ProgressReport).
+json progress_json(const std::string& id, const ProgressReport& report) {
   json losses = json::object();
   for (const auto& [name, value] : report.losses) losses[name] = value;
-  return {{"id", id}, {"epoch", report.epoch}, {"step", report.step}, {"lr", report.lr},
-          {"samples", report.samples}, {"losses", losses}};
+  return {{"id", id},
+          {"epoch", report.epoch},
+          {"step", report.step},
+          {"lr", report.lr},
+          {"losses", losses},
+          {"step_seconds", report.step_seconds},
+          {"allreduce_seconds", report.allreduce_seconds},
+          {"loader_wait_seconds", report.loader_wait_seconds},
+          {"samples", report.samples}};
+}
+
+ProgressReport progress_from_json(const json& message) {
+  ProgressReport report;
+  report.epoch = message["epoch"];
+  report.step = message["step"];
+  report.lr = message["lr"];
+  for (const auto& [name, value] : message["losses"].items()) report.losses.emplace_back(name, value.get<double>());
+  report.step_seconds = message["step_seconds"].get<std::vector<double>>();
+  report.allreduce_seconds = message["allreduce_seconds"].get<std::vector<double>>();
+  report.loader_wait_seconds = message["loader_wait_seconds"];
+  report.samples = message["samples"];
+  return report;
+}
+
+// kTagEpochEnd: {id, epoch, time (Unix seconds on the gang root), validation_dsc (null: NaN),
+// checkpoint_seconds}; the last two only when the epoch has them (worker::EpochReport).
+json epoch_end_json(const std::string& id, const worker::EpochReport& report, double unix_time) {
+  json message = {{"id", id}, {"epoch", report.epoch}, {"time", unix_time}};
+  if (report.validation_dsc) message["validation_dsc"] = *report.validation_dsc;
+  if (report.checkpoint_seconds) message["checkpoint_seconds"] = *report.checkpoint_seconds;
+  return message;
+}
+
+worker::EpochReport epoch_end_from_json(const json& message) {
+  worker::EpochReport report;
+  report.epoch = message["epoch"];
+  if (message.contains("validation_dsc")) {
+    const json& dsc = message["validation_dsc"];
+    report.validation_dsc = dsc.is_number() ? dsc.get<double>() : std::nan("");
+  }
+  if (message.contains("checkpoint_seconds")) report.checkpoint_seconds = message["checkpoint_seconds"].get<double>();
+  return report;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -153,7 +261,8 @@ void serve(const RunOptions& run, MPI_Comm gang_comm, int local_rank, const std:
     const json job = json::parse(message);
     const std::string id = job["id"];
     std::atomic<bool> stop{false};
-    auto last_report = SteadyClock::now() - std::chrono::hours(1);
+    ProgressBatcher batcher;
+    Outbox outbox;  // progress never waits for the coordinator
     const auto on_step = [&](const worker::StepReport& report) {
       if (stop_requested.load()) stop.store(true);
       if (!root) return;
@@ -164,10 +273,10 @@ void serve(const RunOptions& run, MPI_Comm gang_comm, int local_rank, const std:
         receive_text(status);
         stop.store(true);
       }
-      if (SteadyClock::now() - last_report >= std::chrono::seconds(1)) {
-        send_text(kCoordinator, kTagProgress, step_json(id, report).dump());
-        last_report = SteadyClock::now();
-      }
+      if (const auto due = batcher.add(report)) outbox.post(kCoordinator, kTagProgress, progress_json(id, *due).dump());
+    };
+    const auto on_epoch_end = [&](const worker::EpochReport& report) {
+      if (root) outbox.post(kCoordinator, kTagEpochEnd, epoch_end_json(id, report, unix_now()).dump());
     };
     JobOutcome outcome;
     try {
@@ -176,15 +285,17 @@ void serve(const RunOptions& run, MPI_Comm gang_comm, int local_rank, const std:
       config.training.device = device.str();  // a runtime key: the job's identity does not change
       const std::unique_ptr<worker::Collective> gang = worker::make_gang_collective(gang_comm, device);
       outcome = execute_job(run, config, run_dir, job["folder"].get<std::string>(), gang.get(), stop, on_step,
-                            nullptr);
+                            on_epoch_end, nullptr);
     } catch (const std::exception& error) {
       outcome = {JobState::kFailed, error.what(), ""};
     }
     if (root) {
+      if (const auto rest = batcher.rest()) outbox.post(kCoordinator, kTagProgress, progress_json(id, *rest).dump());
       send_text(kCoordinator, kTagResult,
                 json{{"id", id}, {"state", to_string(outcome.state)}, {"reason", outcome.reason},
                      {"summary", outcome.summary}}
                     .dump());
+      outbox.flush();
     }
   }
 }
@@ -200,7 +311,7 @@ struct Gang {
   bool quit = false;                 // told to quit
   bool lost = false;                 // silent past the heartbeat timeout
   SteadyClock::time_point last_heard = SteadyClock::now();
-  json progress;                     // its latest step
+  std::optional<ProgressReport> progress;  // its job's latest report
 };
 
 Gang make_gang(int index, int root_rank) {
@@ -217,13 +328,25 @@ class Coordinator {
         sweep_(std::move(sweep)),
         run_dir_(std::move(run_dir)),
         stop_requested_(stop_requested),
-        ledger_(run_dir_) {
+        ledger_(run_dir_),
+        metrics_(sweep_.settings.name, options.code_version) {
     for (std::size_t i = 0; i < sweep_.jobs.size(); ++i) position_[sweep_.jobs[i].id] = i;
+  }
+
+  // The files that tell where /metrics is are true only while it is served.
+  ~Coordinator() {
+    std::error_code ignored;
+    for (const fs::path& file : metrics_files_) fs::remove(file, ignored);
   }
 
   RunOutcome run(std::vector<Gang> gangs) {
     gangs_ = std::move(gangs);
+    // Listening first: an address in use stops the run before anything is recorded.
+    const std::string metrics_address =
+        options_.metrics_address.empty() ? "" : metrics_.serve(options_.metrics_address);
     prepare();
+    if (!metrics_address.empty()) announce_metrics(metrics_address);
+    count_gangs();
     started_ = SteadyClock::now();
     done_cost_at_start_ = done_cost_;
     print_line(plan_summary());
@@ -232,7 +355,13 @@ class Coordinator {
     } else {
       run_with_gangs();
     }
-    return finish();
+    const RunOutcome outcome = finish();
+    if (!metrics_address.empty() && options_.metrics_linger_seconds > 0) {
+      print_line("metrics: serving the final numbers until the next scrape, at most " +
+                 worker::format_duration(options_.metrics_linger_seconds) + " (--metrics-linger)");
+      metrics_.wait_for_scrape(options_.metrics_linger_seconds, stop_requested_);
+    }
+    return outcome;
   }
 
  private:
@@ -249,6 +378,7 @@ class Coordinator {
     storage::write_file_atomically(run_dir_ / "sweep.toml", sweep_text);
     for (const Job& job : sweep_.jobs) {
       ledger_.register_job({job.id, job.folder.string(), job.id, job.experiments});
+      metrics_.add_job(job, ledger_.state().job(job.id).state);
       switch (resume_action(ledger_.state().job(job.id), sweep_.settings.max_retries)) {
         case ResumeAction::kStart:
         case ResumeAction::kContinueFromCheckpoint:
@@ -268,6 +398,22 @@ class Coordinator {
   void skip_finished_jobs() {
     while (first_runnable_ < sweep_.jobs.size() && !runnable_.count(sweep_.jobs[first_runnable_].id)) {
       ++first_runnable_;
+    }
+  }
+
+  // Where /metrics is: on the terminal, in RUN/metrics.json, and in the file-SD target file if asked.
+  void announce_metrics(const std::string& address) {
+    const std::string url = metrics_url(address);
+    print_line("metrics: " + url);
+    const json where = {{"address", address}, {"url", url}, {"pid", static_cast<long>(getpid())},
+                        {"host", host_name()}, {"sweep", sweep_.settings.name}};
+    metrics_files_.push_back(run_dir_ / "metrics.json");
+    storage::write_file_atomically(metrics_files_.back(), where.dump(2) + "\n");
+    if (!options_.metrics_sd_file.empty()) {
+      const fs::path file = fs::absolute(options_.metrics_sd_file);
+      fs::create_directories(file.parent_path());
+      metrics_files_.push_back(file);
+      storage::write_file_atomically(file, target_file_json(address, sweep_.settings.name));
     }
   }
 
@@ -305,6 +451,7 @@ class Coordinator {
     running_.insert(id);
     ledger_.job_started(id, {gang.root_rank, gang.index, host_name()});
     const Job& job = job_of(id);
+    metrics_.job_state(job, JobState::kRunning);
     print_line("start  " + describe(job) +
                (job.kind == JobKind::kAnalysis ? "" : " on gang " + std::to_string(gang.index)));
   }
@@ -312,9 +459,17 @@ class Coordinator {
   void end(const std::string& id, const JobOutcome& outcome) {
     running_.erase(id);
     const Job& job = job_of(id);
+    metrics_.job_state(job, outcome.state);
     switch (outcome.state) {
       case JobState::kCompleted:
         ledger_.job_completed(id, outcome.summary);
+        if (!outcome.summary.empty()) {
+          try {
+            metrics_.job_scores(job, run_dir_ / outcome.summary);
+          } catch (const std::exception& error) {
+            print_line("warning: no test scores in the metrics: " + std::string(error.what()));
+          }
+        }
         runnable_.erase(id);
         done_cost_ += job.estimated_cost;
         print_line("done   " + describe(job) + summary_note(outcome.summary));
@@ -383,14 +538,40 @@ class Coordinator {
       const Job& job = job_of(*id);
       start(*id, self);
       self.job = *id;
+      count_gangs();
       std::atomic<bool> stop{false};
+      // The same reports as a gang root's messages, handed over in this process.
+      ProgressBatcher batcher;
       const auto on_step = [&](const worker::StepReport& report) {
         if (stop_requested_.load()) stop.store(true);
-        self.progress = step_json(*id, report);
+        if (const auto due = batcher.add(report)) progress(self, job, *due);
       };
-      end(*id, execute_job(options_, job.config, run_dir_, job.folder, nullptr, stop, on_step, options_.out));
+      const auto on_epoch_end = [&](const worker::EpochReport& report) { epoch_ended(self, job, report, unix_now()); };
+      const JobOutcome outcome =
+          execute_job(options_, job.config, run_dir_, job.folder, nullptr, stop, on_step, on_epoch_end, options_.out);
+      if (const auto rest = batcher.rest()) progress(self, job, *rest);
+      end(*id, outcome);
       self.job.clear();
+      self.progress.reset();
+      count_gangs();
     }
+  }
+
+  void progress(Gang& gang, const Job& job, const ProgressReport& report) {
+    gang.progress = report;
+    metrics_.gang_heard(gang.index, gang.root_rank);
+    metrics_.job_progress(job, report);
+  }
+
+  void epoch_ended(Gang& gang, const Job& job, const worker::EpochReport& report, double unix_time) {
+    metrics_.gang_heard(gang.index, gang.root_rank);
+    metrics_.job_epoch_end(job, report, unix_time);
+  }
+
+  void count_gangs() {
+    int busy = 0, idle = 0, lost = 0;
+    for (const Gang& gang : gangs_) ++(gang.lost ? lost : gang.job.empty() ? idle : busy);
+    metrics_.gang_states(busy, idle, lost);
   }
 
   void run_with_gangs() {
@@ -413,6 +594,7 @@ class Coordinator {
       }
       dispatch();
       check_heartbeats();
+      count_gangs();
       if (SteadyClock::now() - last_status >= std::chrono::duration<double>(options_.status_every_seconds)) {
         print_line(status_line());
         last_status = SteadyClock::now();
@@ -433,9 +615,19 @@ class Coordinator {
     Gang& gang = gang_of_rank(status.MPI_SOURCE);
     gang.last_heard = SteadyClock::now();
     if (gang.lost) return;  // it came back after being written off: it gets nothing more
+    metrics_.gang_heard(gang.index, gang.root_rank);
     switch (status.MPI_TAG) {
       case kTagReady: gang.waiting = true; break;
-      case kTagProgress: gang.progress = json::parse(text); break;
+      case kTagProgress: {
+        const json message = json::parse(text);
+        progress(gang, job_of(message["id"].get<std::string>()), progress_from_json(message));
+        break;
+      }
+      case kTagEpochEnd: {
+        const json message = json::parse(text);
+        epoch_ended(gang, job_of(message["id"].get<std::string>()), epoch_end_from_json(message), message["time"]);
+        break;
+      }
       case kTagResult: {
         const json result = json::parse(text);
         const std::string state = result["state"];
@@ -444,7 +636,7 @@ class Coordinator {
                            result["reason"], result["summary"]};
         end(result["id"], outcome);
         gang.job.clear();
-        gang.progress = json();
+        gang.progress.reset();
         break;
       }
       default: throw std::logic_error("an unexpected message tag " + std::to_string(status.MPI_TAG));
@@ -547,13 +739,14 @@ class Coordinator {
            << worker::format_duration(elapsed * (1 - fraction) / fraction_now);
     }
     for (const Gang& gang : gangs_) {
-      if (gang.job.empty() || !gang.progress.is_object()) continue;
+      if (gang.job.empty() || !gang.progress) continue;
       const Job& job = job_of(gang.job);
-      text << " | " << job.network << " f" << job.fold << " e" << gang.progress["epoch"].get<int>() + 1 << "/"
+      text << " | " << job.network << " f" << job.fold << " e" << gang.progress->epoch + 1 << "/"
            << job.config.training.epochs;
-      if (gang.progress["losses"].contains("loss")) {
+      for (const auto& [name, value] : gang.progress->losses) {
+        if (name != "loss") continue;
         char loss[32];
-        std::snprintf(loss, sizeof loss, " loss %.4f", gang.progress["losses"]["loss"].get<double>());
+        std::snprintf(loss, sizeof loss, " loss %.4f", value);
         text << loss;
       }
     }
@@ -571,6 +764,8 @@ class Coordinator {
   fs::path run_dir_;
   const std::atomic<bool>& stop_requested_;
   Ledger ledger_;
+  RunMetrics metrics_;                  // always kept; served when options_.metrics_address is set
+  std::vector<fs::path> metrics_files_;  // metrics.json and the target file, removed at the end
   std::vector<Gang> gangs_;
   std::set<std::string> runnable_;  // still to run (new, interrupted, or failed with retries left)
   std::set<std::string> running_;

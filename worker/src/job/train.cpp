@@ -377,6 +377,8 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
       const double wait_before = loader.stats().wait_seconds;
       int step = epoch == start.epoch ? start.step : 0;
       for (; step < loader.steps_per_epoch(); ++step) {
+        const auto step_clock = std::chrono::steady_clock::now();
+        const double wait_before_step = loader.stats().wait_seconds;
         const double lr = schedule.at(epoch, step);
         for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
         const Batch batch = to_device(loader.next(), device);
@@ -393,13 +395,16 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
           step_sums.push_back(terms.total.item<double>() * share);
           for (const auto& [name, value] : terms.parts) step_sums.push_back(value.item<double>() * share);
         }
+        double allreduce_seconds = 0;
         if (gang.size() > 1) {
           std::vector<torch::Tensor> gradients;
           for (torch::Tensor& p : net->parameters()) {
             if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
             gradients.push_back(p.grad());
           }
+          const auto allreduce_clock = std::chrono::steady_clock::now();
           gang.all_reduce_sum(gradients);
+          allreduce_seconds = seconds_since(allreduce_clock);
         }
         optimizer->step();
         step_sums.resize(part_names.size(), 0.0);  // a rank with an empty slice adds nothing
@@ -407,6 +412,9 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
         if (gang.size() > 1) check_replicas(*net, gang, epoch, step);
 
         StepReport report{epoch, step, {}, lr, batch.global_size};
+        report.seconds = seconds_since(step_clock);
+        report.allreduce_seconds = allreduce_seconds;
+        report.loader_wait_seconds = loader.stats().wait_seconds - wait_before_step;
         for (std::size_t i = 0; i < part_names.size(); ++i) report.losses.emplace_back(part_names[i], step_sums[i]);
         if (!std::isfinite(report.losses.front().second)) {
           throw std::runtime_error(dir.string() + ": loss is " + std::to_string(report.losses.front().second) +
@@ -443,15 +451,21 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
         entry["loss"][name == "loss" ? "total" : name] = value / samples;
         shown.emplace_back(name, value / samples);
       }
+      EpochReport epoch_report{epoch, {}, {}};
+      const auto save = [&](const fs::path& file, const CheckpointInfo& info) {
+        const auto clock = std::chrono::steady_clock::now();
+        save_checkpoint(file, info, *net, *optimizer);
+        epoch_report.checkpoint_seconds = epoch_report.checkpoint_seconds.value_or(0) + seconds_since(clock);
+      };
       if (validation_data.size() > 0) {
         entry["validation"] = validate(*net, *loss, validation_data, config, per_reader, device, gang);
-        const double dsc = entry["validation"]["dsc"].is_number() ? entry["validation"]["dsc"].get<double>() : -1.0;
+        epoch_report.validation_dsc = entry["validation"]["dsc"].get<double>();
+        const double dsc = std::isnan(*epoch_report.validation_dsc) ? -1.0 : *epoch_report.validation_dsc;
         shown.emplace_back("val dsc", dsc);
         if (root && select_by_validation && dsc > best_dsc) {
           best_dsc = dsc;
           best_epoch = epoch + 1;
-          save_checkpoint(dir / kBestCheckpoint, {config_toml, {epoch + 1, 0}, false, options.code_version, {}}, *net,
-                          *optimizer);
+          save(dir / kBestCheckpoint, {config_toml, {epoch + 1, 0}, false, options.code_version, {}});
         }
       }
       log_lines.push_back(entry.dump());
@@ -461,14 +475,13 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
       next = {epoch + 1, 0};
       const bool last = epoch + 1 == config.training.epochs;
       if (root && !last && (stopping || (epoch + 1) % config.training.checkpoint_every == 0)) {
-        save_checkpoint(dir / kLatestCheckpoint, {config_toml, next, false, options.code_version, {}}, *net,
-                        *optimizer);
+        save(dir / kLatestCheckpoint, {config_toml, next, false, options.code_version, {}});
       }
       if (root && last) {
-        save_checkpoint(dir / kFinalCheckpoint, {config_toml, next, true, options.code_version, {}}, *net,
-                        *optimizer);
+        save(dir / kFinalCheckpoint, {config_toml, next, true, options.code_version, {}});
         fs::remove(dir / kLatestCheckpoint);  // final supersedes it; checkpoints of big networks are large
       }
+      if (options.on_epoch_end) options.on_epoch_end(epoch_report);
     }
     if (stopping && next.epoch < config.training.epochs) {
       if (root && next.step > 0) {  // inside an epoch: keep its partial sums so its log line comes out whole

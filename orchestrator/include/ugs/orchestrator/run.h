@@ -13,8 +13,16 @@
 //   - one process alone (no launcher, or -np 1) is the coordinator and its only gang: the same
 //     scheduling, ledger and folders, the jobs trained in the coordinator's process.
 // Messages are small JSON texts over MPI_COMM_WORLD (tags in run.cpp): a gang root asks for work,
-// gets a job or "quit", reports progress at most once a second and a result at the end; the
-// coordinator may ask a gang to stop. A gang that sends nothing for heartbeat_timeout_seconds (a dead
+// gets a job or "quit", reports progress at most once a second (the latest step, and every step's
+// timings since its previous report), each epoch's end (validation Dice, checkpoint write time) as
+// it happens, and a result at the end; the coordinator may ask a gang to stop. Gang roots post
+// progress without waiting for the coordinator to take it (MPI_Isend), so training never stalls on it.
+//
+// Monitoring (metrics.h, docs/monitoring.md): the coordinator keeps Prometheus metrics of the run,
+// from its own events and the gangs' reports (alone: the same reports, in process), and serves them
+// at http://metrics_address/metrics from before the first job until the end (plus the linger). Where
+// it listens is printed, written to RUN/metrics.json, and to metrics_sd_file when set; both files are
+// removed when the run ends. A gang that sends nothing for heartbeat_timeout_seconds (a dead
 // node, a hung rank) gets its job failed with that reason and no further work; as MPI cannot tear
 // down part of a job, the coordinator then ends the whole run with MPI_Abort after writing the
 // ledger and the report, and `--resume` continues it.
@@ -52,6 +60,9 @@ struct RunOptions {
   std::string code_version = "unknown";
   double heartbeat_timeout_seconds = 900;     // a gang silent this long is lost
   double status_every_seconds = 10;           // the live status line's period
+  std::string metrics_address = "127.0.0.1:0";  // HOST:PORT of /metrics, port 0: any free one; "": none
+  std::filesystem::path metrics_sd_file;        // a Prometheus file-SD target file to write; "": none
+  double metrics_linger_seconds = 0;            // after the run: serve until a scrape, at most this long
   std::FILE* out = stdout;                    // rank 0's terminal
   // Trains one job; every rank of a gang calls it with the same configuration (the coordinator alone
   // too). A benchmark of the coordinator puts a no-op here (bench/bench_coordinator.cpp); every

@@ -35,6 +35,11 @@ struct StepReport {
   NamedValues losses;   // the loss and its parts
   double lr = 0;
   int samples = 0;      // samples in the step, over all ranks
+  // Where this rank's time went, in seconds of its steady clock (host time: a GPU step is timed up
+  // to the loss read-back that ends it):
+  double seconds = 0;              // the whole step, from asking for the batch to the updated model
+  double allreduce_seconds = 0;    // of which summing the gradients over the gang (0 alone)
+  double loader_wait_seconds = 0;  // of which waiting for the batch (the loader was behind)
 };
 
 class Progress {

@@ -44,6 +44,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "ugs/worker/collective.h"
@@ -53,13 +54,26 @@
 
 namespace ugs::worker {
 
+// What TrainOptions::on_epoch_end hears when an epoch is complete: logged, validated, checkpointed.
+struct EpochReport {
+  int epoch = 0;                             // 0-based, the epoch that ended
+  std::optional<double> validation_dsc;      // Label_1 Dice on the validation split; absent without
+                                             // one, NaN when its masks and predictions are all empty
+  std::optional<double> checkpoint_seconds;  // time spent writing this epoch's checkpoints (latest,
+                                             // final, best); absent when none was written, and on
+                                             // every rank but 0 (rank 0 alone writes)
+};
+
 struct TrainOptions {
   std::filesystem::path job_dir;                      // created if absent
   std::string code_version = "unknown";               // recorded in job.json and checkpoints
   std::FILE* progress_out = stdout;                    // nullptr: no terminal output
   bool print_scores = true;                            // the test fold's score table, on progress_out
   const std::atomic<bool>* stop_requested = nullptr;  // checked after every step
+  // Callbacks for a caller that watches the job (the orchestrator's monitoring), on every rank, in
+  // the training thread: keep them short, the gang waits for the slowest rank.
   std::function<void(const StepReport&)> on_step;      // after every optimiser step
+  std::function<void(const EpochReport&)> on_epoch_end;  // after every complete epoch
   // The gang training this job data-parallel (nullptr: this process alone). Every rank calls
   // train_job with the same configuration and folder; each trains on its slice of every global
   // batch (loader.h), gradients are summed over the gang, and only rank 0 writes the folder.
