@@ -576,6 +576,8 @@ class Coordinator {
 
   void run_with_gangs() {
     auto last_status = SteadyClock::now();
+    // Silence counts from when the coordinator starts listening, not from before prepare().
+    for (Gang& gang : gangs_) gang.last_heard = last_status;
     const auto alive = [](const Gang& g) { return !g.lost; };
     while (work_left() || std::any_of(gangs_.begin(), gangs_.end(), [](const Gang& g) { return !g.quit && !g.lost; })) {
       if (std::none_of(gangs_.begin(), gangs_.end(), alive)) {
@@ -663,20 +665,26 @@ class Coordinator {
     }
   }
 
+  // A gang owes a word unless it waits for work or was told to quit: one that froze between its
+  // result and its next request is as lost as one that froze mid-job.
   void check_heartbeats() {
     const auto now = SteadyClock::now();
     for (Gang& gang : gangs_) {
-      if (gang.job.empty() || gang.lost) continue;
+      if (gang.lost || gang.quit || gang.waiting) continue;
       if (now - gang.last_heard < std::chrono::duration<double>(options_.heartbeat_timeout_seconds)) continue;
       gang.lost = true;
       lost_gangs_ = true;
-      const std::string id = gang.job;
-      gang.job.clear();
-      end(id, {JobState::kFailed,
-               "gang " + std::to_string(gang.index) + " (rank " + std::to_string(gang.root_rank) +
-                   ") stopped answering for " + std::to_string(static_cast<int>(options_.heartbeat_timeout_seconds)) +
-                   " s",
-               ""});
+      const std::string silence = "gang " + std::to_string(gang.index) + " (rank " + std::to_string(gang.root_rank) +
+                                  ") stopped answering for " +
+                                  std::to_string(static_cast<int>(options_.heartbeat_timeout_seconds)) + " s";
+      if (gang.job.empty()) {
+        print_line(silence + " between jobs");
+      } else {
+        const std::string id = gang.job;
+        gang.job.clear();
+        end(id, {JobState::kFailed, silence, ""});
+      }
+      count_gangs();
     }
   }
 
