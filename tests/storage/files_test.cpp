@@ -53,5 +53,19 @@ TEST(RemoveTree, AFailureNamesThePath) {
   remove_tree(file);
 }
 
+TEST(ReadTextFile, ReturnsEveryByteAndNamesAMissingFileWithWhatItIs) {
+  const fs::path file = fs::temp_directory_path() / ("ugs_read_text_" + std::to_string(::getpid()));
+  const std::string bytes("a\0b\r\nc", 7);
+  std::ofstream(file, std::ios::binary) << bytes;
+  EXPECT_EQ(read_text_file(file), bytes);
+  remove_tree(file);
+  try {
+    read_text_file(file, "sweep file");
+    FAIL() << "no error";
+  } catch (const std::runtime_error& error) {
+    EXPECT_EQ(std::string(error.what()), file.string() + ": cannot open the sweep file");
+  }
+}
+
 }  // namespace
 }  // namespace ugs::storage

@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ugs/storage/files.h"
+
 namespace ugs::orchestrator {
 
 namespace fs = std::filesystem;
@@ -345,11 +347,7 @@ ResumeAction resume_action(const JobRecord& job, int max_retries) {
 LedgerState read_ledger(const fs::path& run_dir) {
   const fs::path file = run_dir / Ledger::kFileName;
   if (!fs::exists(file)) return {};
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (!in) fail_errno(file, "cannot read");
-  return replay(content.str(), file).state;
+  return replay(storage::read_text_file(file, "ledger"), file).state;
 }
 
 Ledger::Ledger(const fs::path& run_dir) : file_(run_dir / kFileName) {

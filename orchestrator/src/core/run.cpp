@@ -29,6 +29,7 @@
 #include "ugs/orchestrator/report.h"
 #include "ugs/orchestrator/sweep.h"
 #include "ugs/storage/atomic_file.h"
+#include "ugs/storage/files.h"
 #include "ugs/worker/collective.h"
 #include "ugs/worker/progress.h"
 #include "ugs/worker/train.h"
@@ -116,13 +117,6 @@ double unix_now() {
 std::string host_name() {
   char name[256] = {};
   return gethostname(name, sizeof name - 1) == 0 ? name : "unknown";
-}
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -372,7 +366,7 @@ class Coordinator {
       throw std::runtime_error(ledger_.file().string() + ": this run folder already has a ledger; add --resume "
                                "to continue it, or choose another --out");
     }
-    const std::string sweep_text = read_text(options_.sweep_file);
+    const std::string sweep_text = storage::read_text_file(options_.sweep_file, "sweep file");
     ledger_.run_started({options_.code_version, c10::sha1(sweep_text).str(), options_.resume});
     storage::write_file_atomically(run_dir_ / "plan.json", plan_json(sweep_));
     storage::write_file_atomically(run_dir_ / "sweep.toml", sweep_text);

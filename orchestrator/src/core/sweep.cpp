@@ -21,6 +21,7 @@
 #include <toml++/toml.h>
 
 #include "ugs/model/network.h"
+#include "ugs/storage/files.h"
 #include "ugs/worker/suggest.h"
 
 namespace ugs::orchestrator {
@@ -875,12 +876,7 @@ Sweep parse_sweep(std::string_view toml_text, std::string_view source_name, cons
 }
 
 Sweep load_sweep(const fs::path& file, const std::vector<std::string>& overrides) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error(file.string() + ": cannot open the sweep file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw std::runtime_error(file.string() + ": cannot read the sweep file");
-  return parse_sweep(text.str(), file.string(), overrides);
+  return parse_sweep(storage::read_text_file(file, "sweep file"), file.string(), overrides);
 }
 
 std::string plan_text(const Sweep& sweep) {

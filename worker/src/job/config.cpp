@@ -5,6 +5,8 @@
 // (struct -> TOML) and the key collector (all names, for "did you mean" suggestions). A key added to a
 // visit function is therefore read, written, checked and suggested at once.
 #include "ugs/worker/config.h"
+
+#include "ugs/storage/files.h"
 #include "ugs/worker/suggest.h"
 
 #include <toml++/toml.h>
@@ -668,12 +670,7 @@ Config parse_config_tables(std::string_view toml_text, std::string_view source_n
 }
 
 Config load_config(const fs::path& file, const std::vector<std::string>& overrides) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error(file.string() + ": cannot open the configuration file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw std::runtime_error(file.string() + ": cannot read the configuration file");
-  return parse_config(text.str(), file.string(), overrides);
+  return parse_config(storage::read_text_file(file, "configuration file"), file.string(), overrides);
 }
 
 std::string override_toml(const std::string& text) {

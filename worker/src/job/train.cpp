@@ -18,6 +18,7 @@
 #include "ugs/model/losses.h"
 #include "ugs/model/weights.h"
 #include "ugs/storage/atomic_file.h"
+#include "ugs/storage/files.h"
 #include "ugs/storage/folds.h"
 #include "ugs/storage/predictions.h"
 #include "ugs/worker/checkpoint.h"
@@ -71,14 +72,6 @@ std::string first_difference(const std::string& old_toml, const std::string& new
     if (!new_values.count(key) && !is_runtime_key(key)) return key + " (gone)";
   }
   return "";
-}
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error(file.string() + ": cannot read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 std::string utc_now() {
@@ -262,7 +255,7 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
   if (root) fs::create_directories(dir);
   // Every rank checks (the folder is shared), so that a refusal stops the whole gang alike.
   if (fs::exists(dir / kConfigFile)) {
-    const std::string difference = first_difference(read_text(dir / kConfigFile), config_toml);
+    const std::string difference = first_difference(storage::read_text_file(dir / kConfigFile), config_toml);
     if (!difference.empty()) {
       throw std::runtime_error((dir / kConfigFile).string() + ": this job folder was made for another "
                                "configuration: " + difference + "; use another --out or remove the folder");
@@ -335,14 +328,14 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
   auto [best_dsc, best_epoch] = best_validation_dsc(log_lines);
 
   JobRecord record;
-  if (fs::exists(dir / kJobFile)) record.fields = json::parse(read_text(dir / kJobFile), nullptr, false);
+  if (fs::exists(dir / kJobFile)) record.fields = json::parse(storage::read_text_file(dir / kJobFile), nullptr, false);
   if (!record.fields.is_object()) record.fields = json::object();
   record.fields["schema"] = "ugs.job";
   record.fields["network"] = config.model.name;
   record.fields["fold"] = config.data.fold;
   record.fields["store"] = config.data.store.string();
   record.fields["split"] = config.data.split.string();
-  record.fields["split_sha1"] = config.data.split.empty() ? "" : c10::sha1(read_text(config.data.split)).str();
+  record.fields["split_sha1"] = config.data.split.empty() ? "" : c10::sha1(storage::read_text_file(config.data.split, "split file")).str();
   record.fields["code_version"] = options.code_version;
   record.fields["host"] = host_name();
   record.fields["device"] = config.training.device;

@@ -1,5 +1,6 @@
-// Whole-folder removal, for the folders ugs makes and replaces (stores, temporary plot folders).
+// Reading a whole file, and removing a whole folder (the stores, job and plot folders ugs makes).
 //
+//   std::string toml = storage::read_text_file(path, "sweep file");   // "<path>: cannot open the sweep file"
 //   storage::remove_tree(old_store);                 // throws std::runtime_error naming the path
 //   std::error_code error; storage::remove_tree(partial, error);   // or reports, for clean-up paths
 //
@@ -14,9 +15,14 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <system_error>
 
 namespace ugs::storage {
+
+// The bytes of `file`. Throws std::runtime_error, one line: "<file>: cannot open the <what>" or
+// "<file>: cannot read the <what>".
+std::string read_text_file(const std::filesystem::path& file, const std::string& what = "file");
 
 void remove_tree(const std::filesystem::path& path);
 void remove_tree(const std::filesystem::path& path, std::error_code& error);
