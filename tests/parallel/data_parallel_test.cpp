@@ -127,7 +127,9 @@ TEST(DataParallel, BatchStatisticsPerRankTrainAndAStopOnOneRankStopsTheGang) {
   TrainOptions options = quiet(shared_folder() / "stopped", gang.get());
   options.stop_requested = &stop;
   int steps = 0;
-  options.on_step = [&](const StepReport&) {
+  options.on_step = [&](const StepReport& report) {
+    EXPECT_GT(report.allreduce_seconds, 0) << "the gradients were summed over the gang";
+    EXPECT_LE(report.allreduce_seconds, report.seconds);
     if (++steps == 2 && world_rank() == 1) stop.store(true);
   };
   const TrainResult stopped = train_job(config, options);

@@ -227,6 +227,46 @@ TEST(Train, JobFolderHoldsEveryOutput) {
   EXPECT_EQ(fs::last_write_time(out.path() / "checkpoint_final.pt"), written);
 }
 
+// What a watcher (the orchestrator's monitoring) hears: every step with its times, every epoch's end
+// with its validation Dice and checkpoint write time; alone, no time in an all-reduce.
+TEST(Train, TellsItsWatcherEachStepsTimesAndEachEpochsEnd) {
+  TemporaryFolder out;
+  const Config config = tiny_config("unet", 2, {"training.validation_fraction=0.2", "training.checkpoint_every=1"});
+  TrainOptions options = quiet(out.path());
+  std::vector<StepReport> steps;
+  std::vector<EpochReport> epochs;
+  options.on_step = [&](const StepReport& report) { steps.push_back(report); };
+  options.on_epoch_end = [&](const EpochReport& report) { epochs.push_back(report); };
+  ASSERT_EQ(train_job(config, options).outcome, TrainOutcome::kCompleted);
+  ASSERT_FALSE(steps.empty());
+  for (const StepReport& step : steps) {
+    EXPECT_GT(step.seconds, 0);
+    EXPECT_EQ(step.allreduce_seconds, 0);
+    EXPECT_GE(step.loader_wait_seconds, 0);
+    EXPECT_LE(step.loader_wait_seconds, step.seconds);
+  }
+  ASSERT_EQ(epochs.size(), 2u);
+  for (int e = 0; e < 2; ++e) {
+    EXPECT_EQ(epochs[e].epoch, e);
+    ASSERT_TRUE(epochs[e].validation_dsc.has_value()) << "epoch " << e;
+    EXPECT_EQ(*epochs[e].validation_dsc, log_of(out.path())[e]["validation"]["dsc"].get<double>());
+    ASSERT_TRUE(epochs[e].checkpoint_seconds.has_value()) << "epoch " << e << ": latest, then final";
+    EXPECT_GT(*epochs[e].checkpoint_seconds, 0);
+  }
+
+  // Without a validation split there is no Dice; without a checkpoint at that epoch, no write time.
+  TemporaryFolder plain;
+  TrainOptions plain_options = quiet(plain.path());
+  epochs.clear();
+  plain_options.on_epoch_end = [&](const EpochReport& report) { epochs.push_back(report); };
+  ASSERT_EQ(train_job(tiny_config("unet", 2, {"training.checkpoint_every=5"}), plain_options).outcome,
+            TrainOutcome::kCompleted);
+  ASSERT_EQ(epochs.size(), 2u);
+  EXPECT_FALSE(epochs[0].validation_dsc.has_value());
+  EXPECT_FALSE(epochs[0].checkpoint_seconds.has_value());
+  EXPECT_TRUE(epochs[1].checkpoint_seconds.has_value()) << "the final checkpoint";
+}
+
 TEST(Train, SelectionByValidationNeedsAValidationSplit) {
   try {
     tiny_config("unet", 1, {"training.model_selection=\"best_validation_dsc\""});
