@@ -13,8 +13,6 @@ packages=(
   libhdf5-dev                       # the nodule store (C++ API)
   prometheus-cpp-dev                # live metrics
   prometheus curl                   # tests: a real Prometheus scrapes `ugs run` and is queried over HTTP
-                                    # (as a service the package also starts one on :9090; the test
-                                    # starts its own on a free port)
   libtomlplusplus-dev               # sweep and training configuration
   libcli11-dev                      # the command line
   libgtest-dev                      # tests
@@ -37,6 +35,13 @@ if ((${#missing[@]})); then
   fi
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # munge, prometheus and slurm come as services; the tests start their own daemons with their own
+  # configuration and ports, so apt is asked not to start them (policy-rc.d, as in containers).
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
