@@ -141,7 +141,9 @@ int run(int argc, char** argv) {
   options.heartbeat_timeout_seconds = 600;
   options.train_job = [&record](const ugs::worker::Config&, const ugs::worker::TrainOptions&) {
     const auto start = SteadyClock::now();
-    if (record.last_return) record.latencies.push_back(std::chrono::duration<double>(start - *record.last_return).count());
+    if (record.last_return) {
+      record.latencies.push_back(std::chrono::duration<double>(start - *record.last_return).count());
+    }
     if (!record.first_start) record.first_start = start;
     ++record.jobs;
     record.last_return = SteadyClock::now();

@@ -139,7 +139,8 @@ struct RunMetrics::Families {
                                   "The latest step's training loss: part \"total\" and the loss's parts");
   Family<Gauge>& job_lr = gauge("ugs_job_learning_rate", "The latest step's learning rate");
   Family<Gauge>& job_samples_per_second =
-      gauge("ugs_job_samples_per_second", "Training samples per second of the whole gang over the latest report's steps");
+      gauge("ugs_job_samples_per_second",
+            "Training samples per second of the whole gang over the latest report's steps");
   Family<Histogram>& job_step = histogram("ugs_job_step_duration_seconds",
                                           "Wall time of each optimiser step on the gang's root");
   Family<Histogram>& job_allreduce =
@@ -358,7 +359,9 @@ void RunMetrics::job_scores(const Job& job, const fs::path& summary_json) {
     for (const char* metric : kTestMetrics) {
       if (!metrics.contains(metric)) continue;
       const json& value = metrics[metric];  // null: NaN (no nodule with a defined score)
-      families_->test(metric).Add(with(labels, "mask", mask)).Set(value.is_number() ? value.get<double>() : std::nan(""));
+      families_->test(metric)
+          .Add(with(labels, "mask", mask))
+          .Set(value.is_number() ? value.get<double>() : std::nan(""));
     }
   }
 }

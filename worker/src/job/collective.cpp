@@ -124,7 +124,8 @@ ncclDataType_t nccl_type(torch::ScalarType type) {
     case torch::kDouble: return ncclFloat64;
     case torch::kHalf: return ncclFloat16;
     case torch::kBFloat16: return ncclBfloat16;
-    default: throw std::invalid_argument(std::string("Collective (NCCL): cannot sum tensors of ") + c10::toString(type));
+    default:
+      throw std::invalid_argument(std::string("Collective (NCCL): cannot sum tensors of ") + c10::toString(type));
   }
 }
 

@@ -335,7 +335,8 @@ TrainResult train_job(const Config& config, const TrainOptions& options) {
   record.fields["fold"] = config.data.fold;
   record.fields["store"] = config.data.store.string();
   record.fields["split"] = config.data.split.string();
-  record.fields["split_sha1"] = config.data.split.empty() ? "" : c10::sha1(storage::read_text_file(config.data.split, "split file")).str();
+  record.fields["split_sha1"] =
+      config.data.split.empty() ? "" : c10::sha1(storage::read_text_file(config.data.split, "split file")).str();
   record.fields["code_version"] = options.code_version;
   record.fields["host"] = host_name();
   record.fields["device"] = config.training.device;

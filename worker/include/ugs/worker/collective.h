@@ -14,9 +14,10 @@
 // NCCL's id is broadcast over the gang's MPI communicator, each rank on the GPU of its node-local rank;
 // small host vectors still go over MPI). docs/parallel.md.
 //
-// Errors: NCCL errors throw std::runtime_error naming the call; MPI errors abort the job by MPI's default handler (MPI_ERRORS_ARE_FATAL): a rank that cannot
-// communicate cannot continue, and the coordinator detects the lost gang. Thread safety: one thread
-// per Collective, as MPI communicators are used here (MPI_THREAD_FUNNELED).
+// Errors: NCCL errors throw std::runtime_error naming the call; MPI errors abort the job by MPI's
+// default handler (MPI_ERRORS_ARE_FATAL): a rank that cannot communicate cannot continue, and the
+// coordinator detects the lost gang. Thread safety: one thread per Collective, as MPI communicators
+// are used here (MPI_THREAD_FUNNELED).
 #pragma once
 
 #include <cstddef>
