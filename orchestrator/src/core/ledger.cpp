@@ -19,6 +19,8 @@
 
 #include "ugs/storage/files.h"
 
+#include "this_machine.h"
+
 namespace ugs::orchestrator {
 
 namespace fs = std::filesystem;
@@ -34,12 +36,6 @@ namespace {
 
 [[noreturn]] void fail_errno(const fs::path& file, const std::string& what) {
   fail(file.string(), what + ": " + std::strerror(errno));
-}
-
-std::string host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return "unknown";
-  return name;
 }
 
 // ISO 8601 in UTC to the millisecond: sorts as text, reads in jq (`sub("\\.[0-9]+Z$";"Z") | fromdate`).

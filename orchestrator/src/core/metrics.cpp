@@ -25,6 +25,8 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include "this_machine.h"
+
 namespace ugs::orchestrator {
 namespace {
 
@@ -45,15 +47,6 @@ constexpr JobState kStates[] = {JobState::kPending, JobState::kRunning, JobState
                                 JobState::kPreempted};
 // The summary.json metrics that become ugs_job_test_<metric>.
 constexpr const char* kTestMetrics[] = {"dsc", "iou", "nsd"};
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string host_name() {
-  char name[256] = {};
-  return gethostname(name, sizeof name - 1) == 0 ? name : "unknown";
-}
 
 Labels with(Labels labels, const std::string& name, const std::string& value) {
   labels[name] = value;

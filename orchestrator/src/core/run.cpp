@@ -34,6 +34,8 @@
 #include "ugs/worker/progress.h"
 #include "ugs/worker/train.h"
 
+#include "this_machine.h"
+
 namespace ugs::orchestrator {
 namespace {
 
@@ -109,15 +111,6 @@ class Outbox {
   };
   std::list<Message> pending_;  // a list: a text must not move while its send is in flight
 };
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string host_name() {
-  char name[256] = {};
-  return gethostname(name, sizeof name - 1) == 0 ? name : "unknown";
-}
 
 // ---------------------------------------------------------------------------------------------------
 // One job, wherever it runs.
