@@ -78,7 +78,8 @@ void add_run_command(CLI::App& app) {
                       "Override a key: sweep.KEY=VALUE for [sweep], section.key=value for every training "
                       "job (repeatable)");
   command->add_option("--heartbeat-timeout", arguments->heartbeat_timeout,
-                      "Seconds without a word from a busy gang before it is declared lost (default 900)");
+                      "Seconds without a word from a gang that is not waiting for work before it is declared lost "
+                      "(default 900)");
   command->add_option("--status-every", arguments->status_every,
                       "Seconds between status lines on the coordinator (default 10)");
   CLI::Option* no_metrics =

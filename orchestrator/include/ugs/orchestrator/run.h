@@ -22,10 +22,11 @@
 // from its own events and the gangs' reports (alone: the same reports, in process), and serves them
 // at http://metrics_address/metrics from before the first job until the end (plus the linger). Where
 // it listens is printed, written to RUN/metrics.json, and to metrics_sd_file when set; both files are
-// removed when the run ends. A gang that sends nothing for heartbeat_timeout_seconds (a dead
-// node, a hung rank) gets its job failed with that reason and no further work; as MPI cannot tear
-// down part of a job, the coordinator then ends the whole run with MPI_Abort after writing the
-// ledger and the report, and `--resume` continues it.
+// removed when the run ends. A gang that sends nothing for heartbeat_timeout_seconds while it
+// owes a word (training, or between a result and its next request; a dead node, a hung rank) gets
+// its job, if any, failed with that reason and no further work; as MPI cannot tear down part of a
+// job, the coordinator then ends the whole run with MPI_Abort after writing the ledger and the
+// report, and `--resume` continues it.
 //
 // Stopping: SIGTERM or SIGUSR1 to any rank (what SLURM sends before a time limit) stops every gang at
 // its next step boundary with checkpoint_latest.pt written; the ledger records the jobs preempted and
